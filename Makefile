@@ -1,0 +1,40 @@
+# framebridge_ros developer commands. Each target sets up what it needs on a fresh
+# machine: a .venv with the pinned ROS 2 Jazzy wheels from PyPI, then colcon.
+#   make demo   the whole graph on this machine with the simulated camera
+#   make test   colcon build + colcon test (pytest), fails when any test fails
+#   make bench  performance figures (not part of the tests)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+WS := .colcon
+STAMP := $(VENV)/.installed
+COLCON := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/colcon --log-base $(WS)/log
+WS_ARGS := --build-base $(WS)/build --install-base $(WS)/install --base-paths .
+RUN := source $(WS)/install/setup.bash && PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+DEMO_ARGS ?= --duration 0
+
+.PHONY: venv build test demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(VENV)/COLCON_IGNORE $@
+
+build: $(STAMP)
+	$(COLCON) build $(WS_ARGS)
+
+test: build
+	$(COLCON) test $(WS_ARGS) --event-handlers console_direct+ \
+		--return-code-on-test-failure --pytest-args -ra --durations=15
+	$(COLCON) test-result --test-result-base $(WS)/build --verbose
+
+demo: build
+	$(RUN) && framebridge run --params config/framebridge.yaml $(DEMO_ARGS)
+
+bench: build
+	$(RUN) && python -m bench.run_all
+
+clean:
+	rm -rf $(WS) build install log

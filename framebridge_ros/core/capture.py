@@ -1,0 +1,527 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Host capture: camera back-ends and the loop that hands frames to the shared volume.
+
+Runs without ROS: `python3 -m framebridge_ros.core.capture --source simulated
+--capture_dir /tmp/vol` (or the `framebridge-capture` console script) takes the same
+parameters as the host_capture node.
+
+Each capture goes: back-end writes a JPEG into .tmp/ -> completeness and decodability
+checks -> metadata -> atomic commit into live/ -> retention. A failed capture is
+discarded with one log line; after max_consecutive_errors the back-end is restarted
+with exponential back-off.
+"""
+
+import abc
+import argparse
+from collections import deque
+from dataclasses import dataclass, field
+import json
+import logging
+import os
+from pathlib import Path
+import signal
+import subprocess
+import threading
+import time
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
+
+import cv2
+
+from framebridge_ros.core.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
+from framebridge_ros.core.metadata import build_metadata, dump_metadata
+from framebridge_ros.core.params import ParameterError, ParamSpec, validate_params
+from framebridge_ros.core.retention import remove_orphans, trim_live
+from framebridge_ros.core.volume import (
+    commit_frame, frame_stem, VolumeError, VolumeLayout, write_file_synced)
+
+__all__ = [
+    'CAPTURE_PARAMS', 'CameraError', 'CaptureBackend', 'CaptureResult', 'CaptureRunner',
+    'CaptureStats', 'HostCapture', 'RpicamStill', 'SimulatedCamera', 'main', 'make_backend',
+]
+
+_log = logging.getLogger('framebridge.capture')
+
+SOURCES = ('rpicam', 'persistent', 'simulated')
+
+CAPTURE_PARAMS = (
+    ParamSpec('capture_dir', '/mnt/storage/camera_capture',
+              'Root of the shared volume (live/, metadata/, processed/, .tmp/ below it).'),
+    ParamSpec('source', 'rpicam', 'Camera back-end: rpicam (one rpicam-still per frame), '
+              'persistent (one long-running rpicam-still) or simulated (synthetic scene).',
+              choices=SOURCES),
+    ParamSpec('interval_s', 1.0, 'Seconds between capture starts.',
+              min_value=0.02, max_value=3600.0),
+    ParamSpec('width', 4056, 'Image width in pixels.', min_value=64, max_value=16384),
+    ParamSpec('height', 3040, 'Image height in pixels.', min_value=64, max_value=16384),
+    ParamSpec('quality', 95, 'JPEG quality.', min_value=1, max_value=100),
+    ParamSpec('max_images', 100, 'Frames kept in live/; the oldest are deleted first.',
+              min_value=1, max_value=1000000),
+    ParamSpec('camera_command', 'rpicam-still',
+              'Camera executable (trusted configuration: run without a shell).'),
+    ParamSpec('camera_timeout_s', 10.0, 'Hard limit for one capture; a camera that takes '
+              'longer is killed and the capture counts as an error.',
+              min_value=0.5, max_value=300.0),
+    ParamSpec('extra_args', [], 'Extra arguments appended to the camera command, '
+              "e.g. ['--awb', 'daylight']. Empty strings are ignored."),
+    ParamSpec('min_file_bytes', 1024, 'A JPEG smaller than this is discarded as broken.',
+              min_value=0, max_value=100000000),
+    ParamSpec('max_consecutive_errors', 5, 'Failed captures in a row before the camera '
+              'back-end is restarted (with back-off).', min_value=1, max_value=10000),
+    ParamSpec('simulated_day_cycle_s', 0.0, 'Simulated camera only: seconds for a whole '
+              'simulated day (0 keeps the light and clouds fixed).',
+              min_value=0.0, max_value=1.0e7),
+    ParamSpec('simulated_seed', 0, 'Simulated camera only: scene random seed.',
+              min_value=0, max_value=2**31 - 1),
+)
+
+_BACKOFF_MAX_S = 60.0
+
+
+class CameraError(RuntimeError):
+    """A capture failed; the message says what happened and what to check."""
+
+
+@dataclass
+class CaptureResult:
+    """What a back-end knows about a frame it has just written."""
+
+    capture_time: float
+    camera: Optional[Dict[str, Any]] = None
+    ground_truth: Optional[Dict[str, Any]] = None
+
+
+class CaptureBackend(abc.ABC):
+    """A camera that writes one complete JPEG per capture() call to a given path."""
+
+    source = ''
+
+    @abc.abstractmethod
+    def capture(self, destination: Path) -> CaptureResult:
+        """Write one JPEG to destination; raise CameraError on failure."""
+
+    def close(self) -> None:
+        """Release the camera; safe to call more than once and from another thread."""
+
+    def __enter__(self) -> 'CaptureBackend':
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _clean_args(args: Sequence[str]) -> List[str]:
+    return [arg for arg in args if arg]
+
+
+def capture_time_from_sensor(camera: Optional[Dict[str, Any]], *, started: float,
+                             finished: float) -> float:
+    """
+    Wall-clock exposure time from libcamera's SensorTimestamp, else when the file was done.
+
+    SensorTimestamp is in nanoseconds on a kernel clock (CLOCK_BOOTTIME or
+    CLOCK_MONOTONIC depending on the driver); whichever clock puts it inside the
+    capture's own time window is the right one. Falling back to the finish time errs
+    towards a frame looking fresher by at most the capture duration.
+    """
+    sensor_ns = (camera or {}).get('SensorTimestamp')
+    if isinstance(sensor_ns, (int, float)) and not isinstance(sensor_ns, bool):
+        for clock in (time.CLOCK_BOOTTIME, time.CLOCK_MONOTONIC):
+            wall = time.time() - (time.clock_gettime_ns(clock) - sensor_ns) / 1e9
+            if started - 0.5 <= wall <= finished + 0.05:
+                return wall
+    return finished
+
+
+class RpicamStill(CaptureBackend):
+    """One rpicam-still process per frame: slow to start, but nothing stays running."""
+
+    source = 'rpicam'
+
+    def __init__(self, *, command: str, width: int, height: int, quality: int,
+                 timeout_s: float, extra_args: Sequence[str] = ()) -> None:
+        self._command, self._width, self._height = command, width, height
+        self._quality, self._timeout_s = quality, timeout_s
+        self._extra_args = _clean_args(extra_args)
+        self._process: Optional[subprocess.Popen] = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def command_line(self, destination: Path, metadata_path: Path) -> List[str]:
+        # --immediate skips the preview, so the shot is taken as soon as the camera has
+        # settled; --timeout then only bounds the tool's own run.
+        camera_timeout_ms = max(1, int(self._timeout_s * 1000))
+        return [self._command, '--immediate', '--nopreview', '--encoding', 'jpg',
+                '--width', str(self._width), '--height', str(self._height),
+                '--quality', str(self._quality), '--timeout', f'{camera_timeout_ms}ms',
+                '--metadata', str(metadata_path), '--metadata-format', 'json',
+                '--output', str(destination), *self._extra_args]
+
+    def capture(self, destination: Path) -> CaptureResult:
+        metadata_path = destination.with_name(destination.name + '.camera.json')
+        argv = self.command_line(destination, metadata_path)
+        started = time.time()
+        try:
+            with self._lock:
+                if self._closed:
+                    raise CameraError('camera back-end is closed')
+                # A new session lets a timeout kill the whole process group, helpers too.
+                self._process = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE, start_new_session=True)
+            process = self._process
+            try:
+                _, stderr = process.communicate(timeout=self._timeout_s)
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                raise CameraError(
+                    f'{self._command} did not finish within camera_timeout_s='
+                    f'{self._timeout_s:g} s and was killed; the camera may be hung or '
+                    'held by another process') from None
+            finally:
+                self._process = None
+            if process.returncode != 0:
+                tail = stderr.decode(errors='replace').strip().splitlines()[-3:]
+                raise CameraError(f'{self._command} exited with {process.returncode}: '
+                                  + (' | '.join(tail) or 'no error output'))
+            camera = _read_camera_metadata(metadata_path)
+            return CaptureResult(capture_time=capture_time_from_sensor(
+                camera, started=started, finished=time.time()), camera=camera)
+        except FileNotFoundError as error:
+            raise CameraError(
+                f'camera_command {self._command!r} was not found; install rpicam-apps '
+                'or set source:=simulated') from error
+        except PermissionError as error:
+            raise CameraError(f'camera_command {self._command!r} is not executable') from error
+        finally:
+            metadata_path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            process = self._process
+        if process is not None and process.poll() is None:
+            _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        _log.error('camera process %d survived SIGKILL', process.pid)
+
+
+def _read_camera_metadata(path: Path) -> Optional[Dict[str, Any]]:
+    # The camera's own metadata is a bonus: a frame without it is still a frame.
+    try:
+        if path.stat().st_size > 256 * 1024:
+            return None
+        camera = json.loads(path.read_bytes())
+        return camera if isinstance(camera, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+class SimulatedCamera(CaptureBackend):
+    """A synthetic roadside scene with ground truth, for machines with no camera."""
+
+    source = 'simulated'
+
+    def __init__(self, *, width: int, height: int, quality: int, seed: int = 0,
+                 day_cycle_s: float = 0.0) -> None:
+        from framebridge_ros.core.scene import SimulatedScene
+        self._scene = SimulatedScene(width=width, height=height, seed=seed,
+                                     day_cycle_s=day_cycle_s)
+        self._quality = quality
+        self._start = time.time()
+
+    def capture(self, destination: Path) -> CaptureResult:
+        capture_time = time.time()
+        image, truth = self._scene.render(capture_time - self._start)
+        ok, encoded = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, self._quality])
+        if not ok:
+            raise CameraError('OpenCV could not encode the simulated frame')
+        try:
+            write_file_synced(destination, encoded.tobytes())
+        except OSError as error:
+            raise CameraError(f'could not write {destination}: {error.strerror}') from error
+        return CaptureResult(capture_time=capture_time, ground_truth=truth)
+
+
+def make_backend(params: Dict[str, Any]) -> CaptureBackend:
+    """Build the back-end that params['source'] names, configured from params."""
+    source = params['source']
+    if source == 'simulated':
+        return SimulatedCamera(width=params['width'], height=params['height'],
+                               quality=params['quality'], seed=params['simulated_seed'],
+                               day_cycle_s=params['simulated_day_cycle_s'])
+    options = {'command': params['camera_command'], 'width': params['width'],
+               'height': params['height'], 'quality': params['quality'],
+               'timeout_s': params['camera_timeout_s'], 'extra_args': params['extra_args']}
+    if source == 'persistent':
+        from framebridge_ros.core.persistent import PersistentRpicamStill
+        return PersistentRpicamStill(fallback=RpicamStill(**options), **options)
+    return RpicamStill(**options)
+
+
+@dataclass
+class CaptureStats:
+    """Counters a health report reads; written by the capture thread only."""
+
+    frames_captured: int = 0
+    errors: int = 0
+    consecutive_errors: int = 0
+    backend_restarts: int = 0
+    last_capture_time: Optional[float] = None
+    last_duration_s: Optional[float] = None
+    last_error: str = ''
+    last_frame: str = ''
+    durations_s: Deque[float] = field(default_factory=lambda: deque(maxlen=100))
+
+
+class HostCapture:
+    """
+    One capture step at a time, from camera to committed frame.
+
+    Owns the back-end and restarts it after max_consecutive_errors failures; the
+    caller decides when to call capture_once() (CaptureRunner does it on a thread).
+    """
+
+    def __init__(self, params: Dict[str, Any], *,
+                 backend_factory: Callable[[Dict[str, Any]], CaptureBackend] = make_backend
+                 ) -> None:
+        self.params = validate_params(CAPTURE_PARAMS, params)
+        self.layout = VolumeLayout.at(self.params['capture_dir'])
+        self.stats = CaptureStats()
+        self._backend_factory = backend_factory
+        self._backend: Optional[CaptureBackend] = None
+        self._sequence = 0
+        self._restarts_in_a_row = 0
+        self._closed = False
+        self.backoff_s = 0.0
+
+    def start(self) -> None:
+        """Create the volume and start the camera back-end; raise with a clear message."""
+        self._closed = False
+        self.layout.ensure()
+        remove_orphans(self.layout)
+        self._backend = self._backend_factory(self.params)
+
+    @property
+    def source(self) -> str:
+        return self._backend.source if self._backend else self.params['source']
+
+    def close(self) -> None:
+        self._closed = True
+        self._close_backend()
+
+    def _close_backend(self) -> None:
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
+
+    def capture_once(self) -> Optional[Path]:
+        """Capture and commit one frame; return its path, or None if it was discarded."""
+        if self._closed:
+            return None
+        if self._backend is None:
+            self._restart_backend()
+            if self._backend is None:
+                return None
+        self._sequence += 1
+        part = self.layout.tmp / f'capture_{os.getpid()}_{self._sequence:06d}.jpg.part'
+        started = time.monotonic()
+        try:
+            result = self._backend.capture(part)
+            jpeg = part.read_bytes()
+            info = inspect_jpeg(jpeg, min_bytes=self.params['min_file_bytes'])
+            decode_jpeg(jpeg, scale=0.125)  # cheap proof that it decodes
+            duration = time.monotonic() - started
+            metadata = build_metadata(
+                capture_time=result.capture_time, sequence=self._sequence,
+                width=info.width, height=info.height, quality=self.params['quality'],
+                jpeg=jpeg, source=self._backend.source, capture_duration_s=duration,
+                camera=result.camera, ground_truth=result.ground_truth)
+            stem = frame_stem(capture_time=result.capture_time, sequence=self._sequence)
+            frame = commit_frame(self.layout, stem=stem, jpeg_tmp=part,
+                                 metadata_json=dump_metadata(metadata))
+        except (CameraError, InvalidJpegError, VolumeError, OSError) as error:
+            part.unlink(missing_ok=True)
+            self._record_error(error)
+            return None
+        self._record_success(frame, result.capture_time, duration)
+        try:
+            trim_live(self.layout, max_images=self.params['max_images'])
+        except OSError as error:
+            _log.warning('retention could not trim live/: %s; it will retry next frame',
+                         error)
+        return frame
+
+    def _record_success(self, frame: Path, capture_time: float, duration: float) -> None:
+        stats = self.stats
+        stats.frames_captured += 1
+        stats.consecutive_errors = 0
+        stats.last_capture_time, stats.last_duration_s = capture_time, duration
+        stats.last_frame = frame.name
+        stats.durations_s.append(duration)
+        self._restarts_in_a_row = 0
+        self.backoff_s = 0.0
+
+    def _record_error(self, error: Exception) -> None:
+        stats = self.stats
+        stats.errors += 1
+        stats.consecutive_errors += 1
+        kind = 'invalid JPEG' if isinstance(error, InvalidJpegError) else 'capture failed'
+        stats.last_error = f'{kind}: {error}'
+        limit = self.params['max_consecutive_errors']
+        if stats.consecutive_errors < limit:
+            _log.warning('%s: %s; frame discarded, retrying (%d/%d in a row)',
+                         kind, error, stats.consecutive_errors, limit)
+            return
+        _log.error('%s: %s; %d failures in a row, restarting the %s back-end',
+                   kind, error, stats.consecutive_errors, self.source)
+        self._restart_backend()
+
+    def _restart_backend(self) -> None:
+        self._close_backend()
+        if self._closed:
+            return
+        self._restarts_in_a_row += 1
+        self.stats.backend_restarts += 1
+        self.stats.consecutive_errors = 0
+        self.backoff_s = min(_BACKOFF_MAX_S, self.params['interval_s']
+                             * 2 ** self._restarts_in_a_row)
+        try:
+            self._backend = self._backend_factory(self.params)
+        except (CameraError, OSError) as error:
+            self.stats.last_error = f'back-end restart failed: {error}'
+            _log.error('could not restart the camera back-end: %s; next try in %.1f s',
+                       error, self.backoff_s)
+            return
+        _log.warning('camera back-end restarted (restart %d); waiting %.1f s before the '
+                     'next capture', self.stats.backend_restarts, self.backoff_s)
+
+
+class CaptureRunner:
+    """Calls HostCapture.capture_once() every interval_s on its own thread."""
+
+    def __init__(self, capture: HostCapture, *,
+                 on_frame: Optional[Callable[[Optional[Path]], None]] = None) -> None:
+        self._capture = capture
+        self._on_frame = on_frame
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name='capture', daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop after the capture in progress; a hung camera is killed, not waited for."""
+        self._stop.set()
+        if self._thread is None:
+            return
+        self._thread.join(timeout=0.2)
+        if self._thread.is_alive():
+            self._capture.close()  # kills a camera process we would otherwise wait on
+            self._thread.join(timeout=timeout_s)
+        self._thread = None
+
+    def _run(self) -> None:
+        interval = self._capture.params['interval_s']
+        next_start = time.monotonic()
+        while not self._stop.is_set():
+            frame = self._capture.capture_once()
+            if self._on_frame is not None:
+                self._on_frame(frame)
+            # Keep a steady cadence; a slow capture delays the next one, never queues.
+            next_start = max(next_start + interval, time.monotonic())
+            next_start += self._capture.backoff_s
+            self._stop.wait(max(0.0, next_start - time.monotonic()))
+
+
+def build_argument_parser(specs: Sequence[ParamSpec] = CAPTURE_PARAMS
+                          ) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog='framebridge-capture',
+        description='Capture frames into a framebridge shared volume without ROS.')
+    for spec in specs:
+        flags = [f'--{spec.name}']
+        if '_' in spec.name:
+            flags.append(f'--{spec.name.replace("_", "-")}')
+        if spec.kind is list:
+            parser.add_argument(*flags, dest=spec.name, nargs='*', default=None,
+                                help=spec.description)
+        elif spec.kind is bool:
+            parser.add_argument(*flags, dest=spec.name, default=None,
+                                type=lambda text: text.lower() in ('1', 'true', 'yes'),
+                                help=spec.description)
+        else:
+            parser.add_argument(*flags, dest=spec.name, type=spec.kind, default=None,
+                                choices=spec.choices,
+                                help=f'{spec.description} Default: {spec.default}.')
+    parser.add_argument('--count', type=int, default=0,
+                        help='Stop after this many frames (0: run until Ctrl-C).')
+    parser.add_argument('--log-level', default='INFO',
+                        choices=('DEBUG', 'INFO', 'WARNING', 'ERROR'))
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Plain-Python host capture: the host_capture node's job on a host without ROS."""
+    options = build_argument_parser().parse_args(argv)
+    logging.basicConfig(level=options.log_level,
+                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    values = {name: value for name, value in vars(options).items() if value is not None}
+    try:
+        capture = HostCapture(values)
+        capture.start()
+    except (ParameterError, VolumeError, CameraError) as error:
+        _log.error('cannot start: %s', error)
+        return 2
+    done = threading.Event()
+
+    def report(frame: Optional[Path]) -> None:
+        stats = capture.stats
+        if frame is not None:
+            _log.info('frame %s landed (%d bytes, %.0f ms; %d captured, %d errors)',
+                      frame.name, frame.stat().st_size, 1000 * stats.last_duration_s,
+                      stats.frames_captured, stats.errors)
+        if options.count and stats.frames_captured >= options.count:
+            done.set()
+
+    runner = CaptureRunner(capture, on_frame=report)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    _log.info('capturing %dx%d from %s into %s every %.2f s',
+              capture.params['width'], capture.params['height'], capture.source,
+              capture.layout.live, capture.params['interval_s'])
+    runner.start()
+    done.wait()
+    runner.stop()
+    capture.close()
+    _log.info('stopped after %d frames, %d errors', capture.stats.frames_captured,
+              capture.stats.errors)
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,235 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The one place for ROS glue shared by the nodes.
+
+QoS profiles of the topic contracts, image <-> numpy conversion (our own small
+cv_bridge: the ROS 2 one is not on PyPI), parameter declaration from core ParamSpecs,
+diagnostics helpers, and a bridge from core's stdlib logging to the node's logger.
+"""
+
+import array
+import logging
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from framebridge_ros.core.params import ParameterError, ParamSpec, validate_params
+import numpy as np
+from rcl_interfaces.msg import (
+    FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
+from rclpy.duration import Duration
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+__all__ = [
+    'LEVEL_NAMES', 'LoggerBridge', 'declare_params', 'diagnostic_status', 'epoch_to_stamp',
+    'frame_qos', 'image_to_msg', 'latched_qos', 'msg_to_image', 'parameter_guard',
+    'read_params', 'sensor_qos', 'stamp_to_epoch',
+]
+
+LEVEL_NAMES = {DiagnosticStatus.OK: 'OK', DiagnosticStatus.WARN: 'WARN',
+               DiagnosticStatus.ERROR: 'ERROR', DiagnosticStatus.STALE: 'STALE'}
+
+
+# --- QoS of the topic contracts (see DESIGN.md) -------------------------------------
+
+def frame_qos(max_age_s: float) -> QoSProfile:
+    """
+    Return the QoS of camera/image_raw, image_raw/compressed, image_scaled and annotated images.
+
+    Reliable so a subscriber that keeps up gets every frame; transient-local depth 1
+    so a late joiner (rqt_image_view) gets the last frame at once; lifespan = max_age_s
+    so the middleware drops that frame, from queues and from late joiners, once it is
+    older than the freshness contract allows.
+    """
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=1,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        lifespan=Duration(seconds=max_age_s))
+
+
+def latched_qos(depth: int = 1) -> QoSProfile:
+    """Reliable, transient-local: the last message(s) reach late joiners (ROS 1 latching)."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def sensor_qos(depth: int = 1) -> QoSProfile:
+    """
+    Return the subscriber QoS of analysis nodes: newest frame only, never a backlog.
+
+    Best-effort matches both reliable and best-effort publishers; volatile matches
+    any durability, so these subscribers do not ask for history.
+    """
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=depth,
+        reliability=ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.VOLATILE)
+
+
+# --- time ---------------------------------------------------------------------------
+
+def epoch_to_stamp(epoch_s: float) -> Time:
+    seconds = int(epoch_s // 1)
+    return Time(sec=seconds, nanosec=min(999999999, int(round((epoch_s - seconds) * 1e9))))
+
+
+def stamp_to_epoch(stamp: Time) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+# --- images -------------------------------------------------------------------------
+
+def image_to_msg(image: np.ndarray, *, stamp: Time, frame_id: str,
+                 encoding: str = 'bgr8') -> Image:
+    """
+    Build a sensor_msgs/Image of a uint8 HxW or HxWx3 array.
+
+    The data is handed over as an array.array('B'): the generated setter takes that
+    without checking each byte, where a bytes object costs a Python loop per pixel.
+    """
+    image = np.ascontiguousarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f'only 8-bit images are supported, got {image.dtype}')
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    data = array.array('B')
+    data.frombytes(image.data)
+    message = Image(height=image.shape[0], width=image.shape[1],
+                    encoding=encoding if channels == 3 else 'mono8',
+                    is_bigendian=0, step=image.shape[1] * channels)
+    message.header.stamp = stamp
+    message.header.frame_id = frame_id
+    message.data = data
+    return message
+
+
+def msg_to_image(message: Image) -> np.ndarray:
+    """Return a numpy view (no copy) of a bgr8/rgb8/mono8 sensor_msgs/Image, as BGR or mono."""
+    channels = {'bgr8': 3, 'rgb8': 3, 'mono8': 1}.get(message.encoding)
+    if channels is None:
+        raise ValueError(f'unsupported encoding {message.encoding!r}')
+    flat = np.frombuffer(message.data, dtype=np.uint8)
+    rows = flat.reshape(message.height, message.step)[:, :message.width * channels]
+    image = rows.reshape(message.height, message.width, channels)
+    if message.encoding == 'rgb8':
+        image = image[:, :, ::-1]
+    return image[:, :, 0] if channels == 1 else image
+
+
+# --- parameters ---------------------------------------------------------------------
+
+_PARAMETER_TYPES = {bool: Parameter.Type.BOOL, int: Parameter.Type.INTEGER,
+                    float: Parameter.Type.DOUBLE, str: Parameter.Type.STRING,
+                    list: Parameter.Type.STRING_ARRAY}
+
+
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    description = spec.description
+    if spec.choices:
+        description += f' One of: {", ".join(spec.choices)}.'
+    descriptor = ParameterDescriptor(
+        name=spec.name, type=_PARAMETER_TYPES[spec.kind].value, description=description,
+        read_only=spec.read_only)
+    if spec.kind is int and spec.min_value is not None and spec.max_value is not None:
+        descriptor.integer_range = [IntegerRange(
+            from_value=int(spec.min_value), to_value=int(spec.max_value), step=0)]
+    elif spec.kind is float and spec.min_value is not None and spec.max_value is not None:
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)]
+    return descriptor
+
+
+def declare_params(node: Node, specs: Iterable[ParamSpec]) -> None:
+    """Declare each spec with its descriptor, so `ros2 param describe` explains it."""
+    for spec in specs:
+        # An empty list has no element type for rclpy to infer: declare the type.
+        default = (_PARAMETER_TYPES[list] if spec.kind is list and not spec.default
+                   else spec.default)
+        node.declare_parameter(spec.name, default, _descriptor(spec))
+
+
+def read_params(node: Node, specs: Sequence[ParamSpec]) -> Dict[str, Any]:
+    """Return the current values of the specs, checked; raise ParameterError if any is bad."""
+    values = {}
+    for spec in specs:
+        parameter = node.get_parameter(spec.name)
+        if parameter.type_ != Parameter.Type.NOT_SET:
+            values[spec.name] = parameter.value
+    return validate_params(specs, values)
+
+
+def parameter_guard(specs: Sequence[ParamSpec]):
+    """Make an on-set-parameters callback that refuses values outside their specs, saying why."""
+    by_name = {spec.name: spec for spec in specs}
+
+    def guard(parameters: Sequence[Parameter]) -> SetParametersResult:
+        for parameter in parameters:
+            spec = by_name.get(parameter.name)
+            if spec is None:
+                continue
+            try:
+                spec.check(parameter.value)
+            except ParameterError as error:
+                return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    return guard
+
+
+# --- diagnostics --------------------------------------------------------------------
+
+def diagnostic_status(*, name: str, level: bytes, message: str, hardware_id: str = '',
+                      values: Optional[Mapping[str, Any]] = None) -> DiagnosticStatus:
+    """Build a DiagnosticStatus with key/values rendered as text (floats to 3 decimals)."""
+    def text(value: Any) -> str:
+        return f'{value:.3f}' if isinstance(value, float) else str(value)
+    return DiagnosticStatus(
+        level=level, name=name, message=message, hardware_id=hardware_id,
+        values=[KeyValue(key=key, value=text(value)) for key, value in (values or {}).items()])
+
+
+class LoggerBridge(logging.Handler):
+    """Forwards core's stdlib log records to a node's rclpy logger."""
+
+    def __init__(self, ros_logger) -> None:
+        super().__init__()
+        self._ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = self.format(record)
+        if record.levelno >= logging.ERROR:
+            self._ros_logger.error(message)
+        elif record.levelno >= logging.WARNING:
+            self._ros_logger.warning(message)
+        elif record.levelno >= logging.INFO:
+            self._ros_logger.info(message)
+        else:
+            self._ros_logger.debug(message)
+
+    def attach(self, logger_name: str) -> 'LoggerBridge':
+        logger = logging.getLogger(logger_name)
+        logger.addHandler(self)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        return self
+
+    def detach(self, logger_name: str) -> None:
+        logging.getLogger(logger_name).removeHandler(self)

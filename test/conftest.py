@@ -1,0 +1,78 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Shared fixtures: an isolated DDS domain, an rclpy context per test, the fake camera.
+
+Every test run gets a ROS_DOMAIN_ID of its own and discovery limited to this host, so
+runs in parallel and other ROS graphs on the machine never see each other. The
+variables are set before any rclpy context exists and are inherited by subprocesses.
+"""
+
+import os
+from pathlib import Path
+import sys
+import time
+from typing import Callable
+
+import pytest
+
+os.environ['ROS_DOMAIN_ID'] = os.environ.get(
+    'FRAMEBRIDGE_TEST_DOMAIN_ID', str(1 + os.getpid() % 100))
+os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+
+TEST_DIR = Path(__file__).resolve().parent
+FAKE_BIN = TEST_DIR / 'fake_bin'
+
+
+def wait_for(predicate: Callable[[], bool], *, timeout_s: float, poll_s: float = 0.01,
+             spin: Callable[[float], None] = None, what: str = 'condition') -> None:
+    """Wait until predicate() is true, spinning if given; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f'timed out after {timeout_s} s waiting for {what}')
+        if spin is not None:
+            spin(poll_s)
+        else:
+            time.sleep(poll_s)
+
+
+@pytest.fixture
+def rclpy_context():
+    """Give the test an rclpy Context initialised for this test only and shut down after it."""
+    import rclpy
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    yield context
+    rclpy.try_shutdown(context=context)
+
+
+@pytest.fixture
+def fake_camera_env(monkeypatch, tmp_path):
+    """PATH with the fake rpicam-still first; its call log at tmp_path/rpicam.log."""
+    path = os.pathsep.join([str(FAKE_BIN), str(Path(sys.executable).parent),
+                            os.environ.get('PATH', '')])
+    monkeypatch.setenv('PATH', path)
+    log = tmp_path / 'rpicam.log'
+    monkeypatch.setenv('FAKE_RPICAM_LOG', str(log))
+    return log
+
+
+@pytest.fixture
+def volume(tmp_path):
+    from framebridge_ros.core.volume import VolumeLayout
+    layout = VolumeLayout.at(tmp_path / 'volume')
+    layout.ensure()
+    return layout

@@ -1,0 +1,31 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+from pathlib import Path
+
+from ament_flake8.main import main_with_errors
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Explicit paths: a bare '.' would also lint the .venv and colcon workspaces.
+PATHS = [str(ROOT / name) for name in ('framebridge_ros', 'test', 'setup.py', 'launch',
+                                       'bench') if (ROOT / name).exists()]
+
+
+@pytest.mark.flake8
+@pytest.mark.linter
+def test_flake8():
+    rc, errors = main_with_errors(argv=PATHS)
+    assert rc == 0, 'Found %d code style errors / warnings:\n' % len(errors) + \
+        '\n'.join(errors)
