@@ -46,6 +46,7 @@ setup(
     entry_points={
         'console_scripts': [
             'host_capture = framebridge_ros.nodes.host_capture:main',
+            'frame_provider = framebridge_ros.nodes.frame_provider:main',
             'framebridge-capture = framebridge_ros.core.capture:main',
         ],
     },

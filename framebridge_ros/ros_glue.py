@@ -25,7 +25,7 @@ import logging
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
 
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from framebridge_ros.core.params import ParameterError, ParamSpec, validate_params
 import numpy as np
 from rcl_interfaces.msg import (
@@ -34,12 +34,13 @@ from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 __all__ = [
-    'LEVEL_NAMES', 'LoggerBridge', 'declare_params', 'diagnostic_status', 'epoch_to_stamp',
-    'frame_qos', 'image_to_msg', 'latched_qos', 'msg_to_image', 'parameter_guard',
-    'read_params', 'sensor_qos', 'stamp_to_epoch',
+    'LEVEL_NAMES', 'LoggerBridge', 'camera_info_msg', 'compressed_msg', 'declare_params',
+    'diagnostic_status', 'epoch_to_stamp', 'frame_qos', 'health_array', 'image_to_msg',
+    'latched_qos', 'msg_to_image', 'parameter_guard', 'read_params', 'sensor_qos',
+    'stamp_to_epoch',
 ]
 
 LEVEL_NAMES = {DiagnosticStatus.OK: 'OK', DiagnosticStatus.WARN: 'WARN',
@@ -118,6 +119,29 @@ def image_to_msg(image: np.ndarray, *, stamp: Time, frame_id: str,
     message.header.stamp = stamp
     message.header.frame_id = frame_id
     message.data = data
+    return message
+
+
+def compressed_msg(jpeg: bytes, *, stamp: Time, frame_id: str) -> CompressedImage:
+    """Wrap JPEG bytes unchanged in a sensor_msgs/CompressedImage (format 'jpeg')."""
+    data = array.array('B')
+    data.frombytes(jpeg)
+    message = CompressedImage(format='jpeg')
+    message.header.stamp = stamp
+    message.header.frame_id = frame_id
+    message.data = data
+    return message
+
+
+def camera_info_msg(calibration: Mapping[str, Any], *, stamp: Time,
+                    frame_id: str) -> CameraInfo:
+    """Build a sensor_msgs/CameraInfo from core.calibration's plain data."""
+    message = CameraInfo(
+        width=calibration['width'], height=calibration['height'],
+        distortion_model=calibration['model'], d=list(calibration['d']),
+        k=list(calibration['k']), r=list(calibration['r']), p=list(calibration['p']))
+    message.header.stamp = stamp
+    message.header.frame_id = frame_id
     return message
 
 
@@ -204,6 +228,18 @@ def diagnostic_status(*, name: str, level: bytes, message: str, hardware_id: str
     return DiagnosticStatus(
         level=level, name=name, message=message, hardware_id=hardware_id,
         values=[KeyValue(key=key, value=text(value)) for key, value in (values or {}).items()])
+
+
+def health_array(node: Node, reports: Mapping[str, Any], *,
+                 hardware_id: str = '') -> DiagnosticArray:
+    """Build a DiagnosticArray of core Health reports keyed by status name."""
+    message = DiagnosticArray()
+    message.header.stamp = node.get_clock().now().to_msg()
+    message.status = [
+        diagnostic_status(name=name, level=bytes([int(health.level)]), message=health.message,
+                          hardware_id=hardware_id, values=health.values)
+        for name, health in reports.items()]
+    return message
 
 
 class LoggerBridge(logging.Handler):

@@ -20,13 +20,17 @@ runs in parallel and other ROS graphs on the machine never see each other. The
 variables are set before any rclpy context exists and are inherited by subprocesses.
 """
 
+import multiprocessing
 import os
 from pathlib import Path
 import sys
-import time
-from typing import Callable
 
 import pytest
+
+# flake8 (ament_flake8) checks files in a multiprocessing pool. Forking a process that
+# already runs DDS threads from earlier tests can deadlock the child on a lock held by
+# a thread that does not exist there; a fork server starts clean.
+multiprocessing.set_start_method('forkserver', force=True)
 
 os.environ['ROS_DOMAIN_ID'] = os.environ.get(
     'FRAMEBRIDGE_TEST_DOMAIN_ID', str(1 + os.getpid() % 100))
@@ -34,19 +38,6 @@ os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 
 TEST_DIR = Path(__file__).resolve().parent
 FAKE_BIN = TEST_DIR / 'fake_bin'
-
-
-def wait_for(predicate: Callable[[], bool], *, timeout_s: float, poll_s: float = 0.01,
-             spin: Callable[[float], None] = None, what: str = 'condition') -> None:
-    """Wait until predicate() is true, spinning if given; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f'timed out after {timeout_s} s waiting for {what}')
-        if spin is not None:
-            spin(poll_s)
-        else:
-            time.sleep(poll_s)
 
 
 @pytest.fixture

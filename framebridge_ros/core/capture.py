@@ -130,14 +130,18 @@ def _clean_args(args: Sequence[str]) -> List[str]:
 def capture_time_from_sensor(camera: Optional[Dict[str, Any]], *, started: float,
                              finished: float) -> float:
     """
-    Wall-clock exposure time from libcamera's SensorTimestamp, else when the file was done.
+    Return the wall-clock exposure time from the camera's metadata, else the finish time.
 
-    SensorTimestamp is in nanoseconds on a kernel clock (CLOCK_BOOTTIME or
-    CLOCK_MONOTONIC depending on the driver); whichever clock puts it inside the
-    capture's own time window is the right one. Falling back to the finish time errs
+    FrameWallClock (epoch ns) is used when present. SensorTimestamp is in nanoseconds
+    on a kernel clock (CLOCK_BOOTTIME, or CLOCK_MONOTONIC with some drivers); whichever
+    clock puts it inside the capture's own time window is the right one. Falling back to the finish time errs
     towards a frame looking fresher by at most the capture duration.
     """
-    sensor_ns = (camera or {}).get('SensorTimestamp')
+    camera = camera or {}
+    wall_ns = camera.get('FrameWallClock')  # newer libcamera: epoch ns of the same moment
+    if isinstance(wall_ns, int) and started - 0.5 <= wall_ns / 1e9 <= finished + 0.05:
+        return wall_ns / 1e9
+    sensor_ns = camera.get('SensorTimestamp')
     if isinstance(sensor_ns, (int, float)) and not isinstance(sensor_ns, bool):
         for clock in (time.CLOCK_BOOTTIME, time.CLOCK_MONOTONIC):
             wall = time.time() - (time.clock_gettime_ns(clock) - sensor_ns) / 1e9
@@ -161,8 +165,9 @@ class RpicamStill(CaptureBackend):
         self._closed = False
 
     def command_line(self, destination: Path, metadata_path: Path) -> List[str]:
-        # --immediate skips the preview, so the shot is taken as soon as the camera has
-        # settled; --timeout then only bounds the tool's own run.
+        # --immediate skips the preview and makes rpicam-still ignore -t (rpicam_still.cpp);
+        # a bounded --timeout is still passed for builds that honour it. The subprocess
+        # timeout in capture() is the guard that always holds.
         camera_timeout_ms = max(1, int(self._timeout_s * 1000))
         return [self._command, '--immediate', '--nopreview', '--encoding', 'jpg',
                 '--width', str(self._width), '--height', str(self._height),
@@ -277,7 +282,9 @@ def make_backend(params: Dict[str, Any]) -> CaptureBackend:
                'timeout_s': params['camera_timeout_s'], 'extra_args': params['extra_args']}
     if source == 'persistent':
         from framebridge_ros.core.persistent import PersistentRpicamStill
-        return PersistentRpicamStill(fallback=RpicamStill(**options), **options)
+        return PersistentRpicamStill(
+            fallback=RpicamStill(**options),
+            work_dir=VolumeLayout.at(params['capture_dir']).tmp, **options)
     return RpicamStill(**options)
 
 

@@ -83,3 +83,34 @@ def capture_health(stats, *, now: float, interval_s: float, started_at: float,
         return Health(Level.WARN, f'{stats.consecutive_errors} failed capture(s) in a row',
                       values)
     return Health(Level.OK, 'capturing', values)
+
+
+def feed_health(stats, *, now: float, last_capture_time: Optional[float],
+                max_age_s: float, watch_mode: str, published: int,
+                cache_hit_rate: float) -> Health:
+    """
+    Judge a frame provider from its FeedStats.
+
+    OK while delivered frames are fresh; WARN when the newest delivered frame is older
+    than max_age_s (nothing fresh to publish: is the host capturing?) or frames are
+    being refused; STALE before any frame arrived.
+    """
+    latency = sorted(stats.discovery_latency_s)
+    age = None if last_capture_time is None else now - last_capture_time
+    values = {
+        'watch_mode': watch_mode,
+        'frames_published': published,
+        'skipped_backlog': stats.skipped_backlog,
+        **{f'skipped_{reason}': count for reason, count in sorted(stats.rejected.items())},
+        'newest_frame': stats.last_delivered or '-',
+        'newest_frame_age_s': '-' if age is None else round(age, 3),
+        'discovery_latency_median_ms': (round(1000 * latency[len(latency) // 2], 2)
+                                        if latency else '-'),
+        'cache_hit_rate': round(cache_hit_rate, 3),
+    }
+    if age is None:
+        return Health(Level.STALE, 'no frame published yet', values)
+    if age > max_age_s:
+        return Health(Level.WARN, f'newest frame is {age:.1f} s old: no fresh frames '
+                      'arriving', values)
+    return Health(Level.OK, 'publishing fresh frames', values)

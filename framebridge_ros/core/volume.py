@@ -80,9 +80,16 @@ class VolumeLayout:
     def tmp(self) -> Path:
         return self.root / '.tmp'
 
-    def ensure(self) -> None:
-        """Create the directories, or raise VolumeError saying why they cannot be."""
+    def ensure(self, *, writable: bool = True) -> None:
+        """
+        Create the directories, or raise VolumeError saying why they cannot be.
+
+        A reader passes writable=False: a read-only mount is fine as long as live/
+        and metadata/ exist.
+        """
         for directory in (self.live, self.metadata, self.processed, self.tmp):
+            if not writable and directory.is_dir():
+                continue
             try:
                 directory.mkdir(parents=True, exist_ok=True)
             except OSError as error:
@@ -90,7 +97,7 @@ class VolumeLayout:
                     error.errno,
                     f'cannot create {directory}: {error.strerror}; create it by hand or '
                     'point capture_dir at a writable directory') from error
-        if not os.access(self.live, os.W_OK | os.X_OK):
+        if writable and not os.access(self.live, os.W_OK | os.X_OK):
             raise VolumeError(errno.EACCES, f'{self.live} is not writable by this user')
 
     def metadata_path_for(self, frame: Path) -> Path:

@@ -33,7 +33,7 @@ from framebridge_ros.core.health import capture_health
 from framebridge_ros.core.params import ParameterError
 from framebridge_ros.core.volume import VolumeError
 from framebridge_ros.ros_glue import (
-    declare_params, diagnostic_status, LoggerBridge, parameter_guard, read_params)
+    declare_params, health_array, LoggerBridge, parameter_guard, read_params)
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -109,13 +109,9 @@ class HostCaptureNode(Node):
         health = capture_health(self._capture.stats, now=time.time(),
                                 interval_s=self._capture.params['interval_s'],
                                 started_at=self._started_at, source=self._capture.source)
-        message = DiagnosticArray()
-        message.header.stamp = self.get_clock().now().to_msg()
-        message.status.append(diagnostic_status(
-            name=f'{self.get_name()}: capture', level=bytes([health.level]),
-            message=health.message, hardware_id=str(self._capture.layout.root),
-            values=health.values))
-        self._diagnostics.publish(message)
+        self._diagnostics.publish(health_array(
+            self, {f'{self.get_name()}: capture': health},
+            hardware_id=str(self._capture.layout.root)))
 
     def destroy_node(self) -> None:
         self.stop_capture()

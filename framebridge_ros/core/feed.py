@@ -1,0 +1,166 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The provider's engine without ROS: new files in live/ in, fresh Frames out.
+
+A VolumeWatcher reports paths from its threads into a one-slot mailbox; one worker
+thread takes the newest, loads and checks it (core.frames) and hands it to on_frame.
+Frames that arrive while the worker is busy are skipped in favour of the newest and
+counted, so a slow consumer never builds a queue. Names sort by capture time, so a
+name not newer than the last one delivered is a duplicate report or a late straggler.
+"""
+
+from collections import Counter, deque
+from dataclasses import dataclass
+import logging
+import os
+from pathlib import Path
+import threading
+import time
+from typing import Callable, Deque, Optional
+
+from framebridge_ros.core.frames import Frame, FrameRejected, load_frame
+from framebridge_ros.core.volume import is_frame_name, newest_frame, VolumeLayout
+from framebridge_ros.core.watcher import VolumeWatcher
+
+__all__ = ['FeedStats', 'FrameFeed']
+
+_log = logging.getLogger('framebridge.feed')
+
+# Rejections that another look at the same file cannot change.
+_FINAL = frozenset({'stale', 'future', 'unsafe', 'too_large'})
+
+
+@dataclass
+class FeedStats:
+    """Counters for diagnostics; written by the feed's threads."""
+
+    delivered: int = 0
+    skipped_backlog: int = 0
+    rejected: Counter = None
+    discovery_latency_s: Deque[float] = None
+    last_delivered: str = ''
+
+    def __post_init__(self) -> None:
+        self.rejected = Counter()
+        self.discovery_latency_s = deque(maxlen=100)
+
+
+class FrameFeed:
+    """Deliver each new, valid, fresh frame of a volume to on_frame, newest first."""
+
+    def __init__(self, layout: VolumeLayout, *, on_frame: Callable[[Frame], None],
+                 max_age_s: float, watch_mode: str = 'auto', poll_interval_s: float = 1.0,
+                 min_file_bytes: int = 0) -> None:
+        self._layout, self._on_frame = layout, on_frame
+        self._max_age_s, self._min_file_bytes = max_age_s, min_file_bytes
+        self._watcher = VolumeWatcher(layout.live, on_frame=self._offer,
+                                      name_filter=self._is_candidate, mode=watch_mode,
+                                      poll_interval_s=poll_interval_s)
+        self._lock = threading.Condition()
+        self._pending: Optional[Path] = None
+        self._last_name = ''
+        self._stopping = False
+        self._worker: Optional[threading.Thread] = None
+        self.stats = FeedStats()
+
+    @property
+    def watch_mode_in_use(self) -> str:
+        return self._watcher.mode_in_use
+
+    def start(self) -> None:
+        """Start watching and deliver the newest frame already present, if fresh."""
+        with self._lock:
+            self._stopping = False
+        self._worker = threading.Thread(target=self._work, name='frame-feed', daemon=True)
+        self._worker.start()
+        self._watcher.start()
+        existing = newest_frame(self._layout)
+        if existing is not None:
+            self._offer(existing, time.time())
+
+    def stop(self) -> None:
+        self._watcher.stop()
+        with self._lock:
+            self._stopping = True
+            self._pending = None
+            self._lock.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+
+    @staticmethod
+    def _is_candidate(name: str) -> bool:
+        if is_frame_name(name):
+            return True
+        if name.lower().endswith(('.jpg', '.jpeg')) and not name.startswith('.'):
+            _log.warning('ignoring %s in live/: not a frame name this package writes', name)
+        return False
+
+    def _offer(self, path: Path, seen_at: float) -> None:
+        try:
+            changed_ns = os.lstat(path).st_ctime_ns  # the rename into live/ sets ctime
+            self.stats.discovery_latency_s.append(max(0.0, seen_at - changed_ns / 1e9))
+        except OSError:
+            pass
+        with self._lock:
+            if path.name <= self._last_name:
+                return
+            if self._pending is not None:
+                if path.name <= self._pending.name:
+                    return
+                self.stats.skipped_backlog += 1
+            self._pending = path
+            self._lock.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while self._pending is None and not self._stopping:
+                    self._lock.wait()
+                if self._stopping:
+                    return
+                path, self._pending = self._pending, None
+            self._deliver(path)
+
+    def _deliver(self, path: Path) -> None:
+        try:
+            frame = load_frame(self._layout, path, max_age_s=self._max_age_s,
+                               min_file_bytes=self._min_file_bytes)
+        except FrameRejected as rejection:
+            self.stats.rejected[rejection.reason] += 1
+            if rejection.reason in _FINAL:
+                self._mark_done(path.name)
+            _log.warning('skipped %s: %s (%s); waiting for the next frame',
+                         path.name, rejection, rejection.reason)
+            return
+        self._mark_done(path.name)
+        try:
+            self._on_frame(frame)
+        except FrameRejected as rejection:  # aged out while the consumer worked on it
+            self.stats.rejected[rejection.reason] += 1
+            _log.warning('dropped %s: %s (%s)', frame.name, rejection, rejection.reason)
+            return
+        except Exception:  # noqa: B902 - a consumer bug must not stop the feed
+            _log.exception('publishing %s failed; continuing with the next frame',
+                           frame.name)
+            return
+        self.stats.delivered += 1
+        self.stats.last_delivered = frame.name
+
+    def _mark_done(self, name: str) -> None:
+        with self._lock:
+            if name > self._last_name:
+                self._last_name = name

@@ -1,0 +1,233 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""frame_provider over real rclpy and DDS, with real frames in a real volume."""
+
+import json
+import time
+
+import cv2
+from framebridge_ros.nodes.frame_provider import FrameProvider
+from framebridge_ros.ros_glue import frame_qos, latched_qos, msg_to_image, stamp_to_epoch
+from framebridge_testing import Collector, encode, Spinner, test_image, wait_for, write_frame
+import numpy as np
+import pytest
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import String
+
+RAW, COMPRESSED = 'camera/image_raw', 'camera/image_raw/compressed'
+SCALED, METADATA, INFO = 'camera/image_scaled', 'camera/metadata', 'camera/camera_info'
+
+
+def _topics(max_age_s):
+    return [(RAW, Image, frame_qos(max_age_s)), (COMPRESSED, CompressedImage,
+                                                 frame_qos(max_age_s)),
+            (SCALED, Image, frame_qos(max_age_s)), (METADATA, String, latched_qos()),
+            (INFO, CameraInfo, latched_qos())]
+
+
+def _provider(context, volume, **overrides):
+    values = {'capture_dir': str(volume.root), 'max_age_s': 5.0, 'min_file_bytes': 100,
+              **overrides}
+    return FrameProvider(context=context, parameter_overrides=[
+        Parameter(name, value=value) for name, value in values.items()])
+
+
+@pytest.fixture
+def graph(rclpy_context, volume):
+    """Yield a function that starts an active provider and a collector in one executor."""
+    spinners = []
+
+    def start(*, max_age_s=5.0, activate=True, collect=True, **overrides):
+        provider = _provider(rclpy_context, volume, max_age_s=max_age_s, **overrides)
+        assert provider.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        collector = Collector(rclpy_context, _topics(max_age_s)) if collect else None
+        spinner = Spinner(rclpy_context, provider, *([collector.node] if collect else []))
+        spinners.append(spinner)
+        if collect:  # discovery first, so the test is about the provider, not DDS
+            wait_for(lambda: provider._raw_pub.get_subscription_count() == 1
+                     and provider._metadata_pub.get_subscription_count() == 1,
+                     timeout_s=10, what='subscriber discovery')
+        if activate:
+            assert provider.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        return provider, collector, spinner
+
+    yield start
+    for spinner in spinners:
+        spinner.close()
+
+
+def test_frame_reaches_every_topic_with_capture_stamp_and_exact_content(graph, volume):
+    provider, collector, _ = graph()
+    path, jpeg, metadata = write_frame(volume)
+    for topic in (RAW, COMPRESSED, SCALED, METADATA, INFO):
+        wait_for(lambda: collector.count(topic) == 1, timeout_s=10, what=topic)
+    raw, compressed = collector.last(RAW), collector.last(COMPRESSED)
+    scaled, info = collector.last(SCALED), collector.last(INFO)
+    for message in (raw, compressed, scaled, info):
+        assert stamp_to_epoch(message.header.stamp) == pytest.approx(
+            metadata['capture_time'], abs=1e-6)
+        assert message.header.frame_id == 'camera_optical_frame'
+    expected = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert raw.encoding == 'bgr8' and np.array_equal(msg_to_image(raw), expected)
+    assert compressed.format == 'jpeg' and bytes(compressed.data) == path.read_bytes()
+    assert (scaled.width, scaled.height) == (80, 60)
+    assert json.loads(collector.last(METADATA).data) == metadata
+    assert (info.width, info.height) == (320, 240)
+
+
+@pytest.mark.parametrize('watch_mode', ['events', 'poll', 'auto'])
+def test_watch_modes_deliver(graph, volume, watch_mode):
+    provider, collector, _ = graph(watch_mode=watch_mode, poll_interval_s=0.05)
+    for number in range(3):
+        write_frame(volume)
+        wait_for(lambda: collector.count(COMPRESSED) == number + 1, timeout_s=10,
+                 what=f'frame {number + 1} via {watch_mode}')
+    latency = sorted(provider._feed.stats.discovery_latency_s)
+    print(f'{watch_mode}: discovery latency median {1000 * latency[len(latency) // 2]:.2f} ms')
+
+
+def test_stale_frame_is_never_published(graph, volume):
+    provider, collector, _ = graph(max_age_s=1.0)
+    write_frame(volume, capture_time=time.time() - 1.5)
+    wait_for(lambda: provider._feed.stats.rejected['stale'] == 1, timeout_s=10,
+             what='stale frame refused')
+    _, _, fresh = write_frame(volume)
+    wait_for(lambda: collector.count(COMPRESSED) == 1, timeout_s=10, what='fresh frame')
+    assert stamp_to_epoch(collector.last(COMPRESSED).header.stamp) == pytest.approx(
+        fresh['capture_time'], abs=1e-6)
+    assert collector.count(METADATA) == 1
+
+
+def test_future_dated_frame_is_refused(graph, volume):
+    provider, collector, _ = graph()
+    write_frame(volume, capture_time=time.time() + 3600)
+    wait_for(lambda: provider._feed.stats.rejected['future'] == 1, timeout_s=10,
+             what='future frame refused')
+    assert collector.count(COMPRESSED) == 0
+
+
+def test_late_joiner_gets_the_last_frame_only_while_it_is_fresh(rclpy_context, graph, volume):
+    max_age_s = 1.5
+    provider, _, spinner = graph(max_age_s=max_age_s, collect=False)
+    _, _, metadata = write_frame(volume)
+    wait_for(lambda: provider.frames_published == 1, timeout_s=10, what='publication')
+
+    early = Collector(rclpy_context, _topics(max_age_s), name='early_joiner')
+    spinner.add(early.node)
+    for topic in (COMPRESSED, RAW, METADATA):
+        wait_for(lambda: early.count(topic) == 1, timeout_s=5, what=f'late joiner {topic}')
+    assert stamp_to_epoch(early.last(RAW).header.stamp) == pytest.approx(
+        metadata['capture_time'], abs=1e-6)
+
+    # Once the frame is older than max_age_s, lifespan keeps it from new subscribers;
+    # the latched metadata (no lifespan) still arrives, proving the subscriber is live.
+    wait_for(lambda: time.time() - metadata['capture_time'] > max_age_s + 0.1,
+             timeout_s=5, what='the frame to age out')
+    late = Collector(rclpy_context, _topics(max_age_s), name='late_joiner')
+    spinner.add(late.node)
+    wait_for(lambda: late.count(METADATA) == 1, timeout_s=5, what='latched metadata')
+    wait_for(lambda: provider._compressed_pub.get_subscription_count() == 2, timeout_s=5,
+             what='late joiner matched')
+    deadline = time.monotonic() + 0.5  # a window for any stale sample to show up
+    while time.monotonic() < deadline:
+        assert late.count(COMPRESSED) == 0 and late.count(RAW) == 0, 'stale frame delivered'
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize('kind', [
+    'truncated', 'empty', 'not_jpeg', 'symlink_out', 'directory', 'bad_metadata',
+    'huge_metadata', 'foreign_name'])
+def test_bad_input_is_skipped_and_the_next_frame_still_arrives(graph, volume, tmp_path, kind):
+    provider, collector, _ = graph()
+    good = encode(test_image())
+    name = f'{time.strftime("%Y%m%dT%H%M%S", time.gmtime())}.000000Z_{{:06d}}.jpg'
+    bad = volume.live / name.format(1)
+    if kind == 'truncated':
+        bad.write_bytes(good[:len(good) // 2])
+    elif kind == 'empty':
+        bad.write_bytes(b'')
+    elif kind == 'not_jpeg':
+        bad.write_bytes(b'<html>' + b'x' * 5000)
+    elif kind == 'symlink_out':
+        outside = tmp_path / 'outside.jpg'
+        outside.write_bytes(good)
+        bad.symlink_to(outside)
+    elif kind == 'directory':
+        bad.mkdir()
+    elif kind in ('bad_metadata', 'huge_metadata'):
+        (volume.metadata / (bad.stem + '.json')).write_bytes(
+            b'{"capture_time": ' if kind == 'bad_metadata'
+            else b'{"x": "' + b'y' * 1000000 + b'"}')
+        bad.write_bytes(good)
+    elif kind == 'foreign_name':
+        (volume.live / 'holiday.jpg').write_bytes(good)
+    if kind in ('bad_metadata', 'huge_metadata'):
+        # Broken metadata is replaced by metadata derived from the file, and said so.
+        wait_for(lambda: collector.count(METADATA) == 1, timeout_s=10, what='derived')
+        derived = json.loads(collector.last(METADATA).data)
+        assert derived['derived'] is True and derived['derived_reason']
+        return
+    if kind not in ('directory', 'foreign_name'):  # these raise no frame event at all
+        wait_for(lambda: sum(provider._feed.stats.rejected.values()) >= 1, timeout_s=10,
+                 what=f'{kind} refused')
+    write_frame(volume)
+    wait_for(lambda: collector.count(COMPRESSED) == 1, timeout_s=10, what='good frame')
+    published = bytes(collector.last(COMPRESSED).data)
+    assert published != good[:len(good) // 2] and published.startswith(b'\xff\xd8')
+    wait_for(lambda: provider._feed.stats.delivered == 1, timeout_s=5, what='delivery count')
+
+
+def test_bad_configuration_fails_configure_with_a_reason(rclpy_context, volume, tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('x')
+    provider = _provider(rclpy_context, volume, capture_dir=str(blocker / 'volume'))
+    assert provider.trigger_configure() == TransitionCallbackReturn.FAILURE
+    provider.destroy_node()
+    provider = _provider(rclpy_context, volume, camera_info_url=str(tmp_path / 'none.yaml'))
+    assert provider.trigger_configure() == TransitionCallbackReturn.FAILURE
+    provider.destroy_node()
+
+
+def test_out_of_range_parameter_is_refused_at_run_time(graph):
+    provider, _, _ = graph(collect=False)
+    result = provider.set_parameters([Parameter('max_age_s', value=-1.0)])[0]
+    assert not result.successful and 'out of range' in result.reason
+    result = provider.set_parameters([Parameter('watch_mode', value='magic')])[0]
+    assert not result.successful and 'not one of' in result.reason
+
+
+def test_deactivate_pauses_and_activate_publishes_the_newest_fresh_frame(graph, volume):
+    provider, collector, _ = graph()
+    write_frame(volume)
+    wait_for(lambda: collector.count(COMPRESSED) == 1, timeout_s=10, what='first frame')
+    assert provider.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    write_frame(volume)
+    _, _, newest = write_frame(volume)
+    assert provider.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    wait_for(lambda: collector.count(COMPRESSED) == 2, timeout_s=10, what='newest frame')
+    assert stamp_to_epoch(collector.last(COMPRESSED).header.stamp) == pytest.approx(
+        newest['capture_time'], abs=1e-6)
+    assert provider.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    assert provider.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+    assert provider._raw_pub is None
+
+
+def test_no_subscriber_means_no_decode(graph, volume):
+    provider, _, _ = graph(collect=False)
+    write_frame(volume)
+    wait_for(lambda: provider.frames_published == 1, timeout_s=10, what='publication')
+    assert provider._cache.misses == 0
