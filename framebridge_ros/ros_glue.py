@@ -31,6 +31,7 @@ import numpy as np
 from rcl_interfaces.msg import (
     FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
 from rclpy.duration import Duration
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -194,7 +195,10 @@ def read_params(node: Node, specs: Sequence[ParamSpec]) -> Dict[str, Any]:
     """Return the current values of the specs, checked; raise ParameterError if any is bad."""
     values = {}
     for spec in specs:
-        parameter = node.get_parameter(spec.name)
+        try:
+            parameter = node.get_parameter(spec.name)
+        except ParameterUninitializedException:
+            continue  # declared by type only (an empty list): the spec's default holds
         if parameter.type_ != Parameter.Type.NOT_SET:
             values[spec.name] = parameter.value
     return validate_params(specs, values)

@@ -134,8 +134,9 @@ def capture_time_from_sensor(camera: Optional[Dict[str, Any]], *, started: float
 
     FrameWallClock (epoch ns) is used when present. SensorTimestamp is in nanoseconds
     on a kernel clock (CLOCK_BOOTTIME, or CLOCK_MONOTONIC with some drivers); whichever
-    clock puts it inside the capture's own time window is the right one. Falling back to the finish time errs
-    towards a frame looking fresher by at most the capture duration.
+    clock puts it inside the capture's own time window is the right one. Falling back
+    to the finish time errs towards a frame looking fresher by at most the capture
+    duration.
     """
     camera = camera or {}
     wall_ns = camera.get('FrameWallClock')  # newer libcamera: epoch ns of the same moment

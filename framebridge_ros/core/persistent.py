@@ -28,7 +28,8 @@ is complete. It installs its signal handlers only after the camera is open, so t
 process starts with SIGUSR1 ignored (an ignored signal stays ignored across exec until
 the tool sets its handler): an early request is dropped, not fatal, and is re-sent.
 
-If the process dies max_deaths times in a row, capture falls back to one-shot.
+If the process dies max_deaths times within death_window_s (whether or not frames
+came in between), capture falls back to one-shot for good.
 """
 
 from collections import deque
@@ -62,17 +63,19 @@ class PersistentRpicamStill(CaptureBackend):
 
     def __init__(self, *, command: str, width: int, height: int, quality: int,
                  timeout_s: float, work_dir: Path, fallback: RpicamStill,
-                 extra_args: Sequence[str] = (), max_deaths: int = 3) -> None:
+                 extra_args: Sequence[str] = (), max_deaths: int = 3,
+                 death_window_s: float = 600.0) -> None:
         self._command, self._width, self._height = command, width, height
         self._quality, self._timeout_s, self._work_dir = quality, timeout_s, work_dir
         self._extra_args = _clean_args(extra_args)
         self._fallback, self._max_deaths = fallback, max_deaths
+        self._death_window_s = death_window_s
         self._metadata_path = work_dir / f'persistent_{os.getpid()}.json'
         self._process: Optional[subprocess.Popen] = None
         self._stderr: Deque[str] = deque(maxlen=20)
         self._ready = threading.Event()
         self._next_index = 0
-        self._deaths = 0
+        self._deaths: Deque[float] = deque(maxlen=max_deaths)
         self._fallen_back = False
         self._lock = threading.Lock()
         self._closed = False
@@ -124,15 +127,17 @@ class PersistentRpicamStill(CaptureBackend):
         try:
             result = self._request_frame(process, destination)
         except CameraError:
-            self._deaths += 1
+            now = time.monotonic()
+            self._deaths.append(now)
             self._stop_process()
-            if self._deaths >= self._max_deaths:
+            if (len(self._deaths) == self._max_deaths
+                    and now - self._deaths[0] <= self._death_window_s):
                 self._fallen_back = True
                 self.source = self._fallback.source
-                _log.error('persistent %s failed %d times in a row; falling back to one '
-                           'rpicam-still per frame', self._command, self._deaths)
+                _log.error('persistent %s failed %d times in %.0f s; falling back to one '
+                           'rpicam-still per frame', self._command, self._max_deaths,
+                           now - self._deaths[0])
             raise
-        self._deaths = 0
         return result
 
     def _metadata_stamp(self) -> Optional[int]:
@@ -147,7 +152,7 @@ class PersistentRpicamStill(CaptureBackend):
         before = self._metadata_stamp()
         started = time.time()
         deadline = time.monotonic() + self._timeout_s
-        next_signal = 0.0
+        next_signal, requested_when_ready = 0.0, False
         while True:
             now = time.monotonic()
             if process.poll() is not None:
@@ -159,13 +164,16 @@ class PersistentRpicamStill(CaptureBackend):
             if now > deadline:
                 raise CameraError(f'persistent {self._command} gave no frame within '
                                   f'camera_timeout_s={self._timeout_s:g} s; restarting it')
-            # Until the tool reports its camera ready the first request may be lost.
-            if now >= next_signal and (next_signal == 0.0 or not self._ready.is_set()):
+            # A request sent before the tool reported its camera ready ('Mode selection',
+            # printed after its handlers are installed) may have been ignored: repeat it
+            # until one was sent while ready.
+            if now >= next_signal and not requested_when_ready:
+                ready = self._ready.is_set()
                 try:
                     os.kill(process.pid, signal.SIGUSR1)
                 except ProcessLookupError:
                     continue
-                next_signal = now + _RESEND_S
+                requested_when_ready, next_signal = ready, now + _RESEND_S
             time.sleep(_POLL_S)
         self._next_index = index + 1
         os.replace(frame_path, destination)

@@ -1,0 +1,232 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Host capture core against the simulated camera and the fake rpicam-still."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from framebridge_ros.core.capture import (
+    CameraError, CaptureRunner, HostCapture, RpicamStill)
+from framebridge_ros.core.jpeg import decode_jpeg, inspect_jpeg
+from framebridge_ros.core.metadata import load_metadata
+from framebridge_ros.core.params import ParameterError
+from framebridge_ros.core.volume import list_frames_sorted, VolumeError
+import pytest
+
+
+def _capture(tmp_path, **overrides):
+    params = {'capture_dir': str(tmp_path / 'volume'), 'width': 320, 'height': 240,
+              'quality': 90, 'min_file_bytes': 1000, 'camera_timeout_s': 5.0, **overrides}
+    capture = HostCapture(params)
+    capture.start()
+    return capture
+
+
+def _calls(log):
+    return [json.loads(line)['argv'] for line in log.read_text().splitlines()] \
+        if log.exists() else []
+
+
+def test_simulated_frame_lands_with_complete_metadata(tmp_path):
+    capture = _capture(tmp_path, source='simulated')
+    before = time.time()
+    frame = capture.capture_once()
+    capture.close()
+    jpeg = frame.read_bytes()
+    metadata = load_metadata(capture.layout.metadata_path_for(frame))
+    assert (metadata['width'], metadata['height']) == (320, 240)
+    assert metadata['sha256'] == hashlib.sha256(jpeg).hexdigest()
+    assert metadata['file_size'] == len(jpeg) and metadata['source'] == 'simulated'
+    assert before <= metadata['capture_time'] <= time.time()
+    assert 'vehicles' in metadata['ground_truth'] and 'sky' in metadata['ground_truth']
+    assert decode_jpeg(jpeg).shape == (240, 320, 3)
+    assert os.listdir(capture.layout.tmp) == []
+
+
+def test_rpicam_one_shot_is_called_with_the_seed_flags(tmp_path, fake_camera_env):
+    capture = _capture(tmp_path, source='rpicam', extra_args=['--awb', 'daylight', ''])
+    started = time.time()
+    frame = capture.capture_once()
+    capture.close()
+    assert frame is not None, capture.stats.last_error
+    argv = _calls(fake_camera_env)[0]
+    for flag in ('--immediate', '--nopreview'):
+        assert flag in argv
+    pairs = dict(zip(argv, argv[1:]))
+    assert (pairs['--encoding'], pairs['--width'], pairs['--height'], pairs['--quality']) == (
+        'jpg', '320', '240', '90')
+    assert pairs['--metadata-format'] == 'json' and argv[-2:] == ['--awb', 'daylight']
+    metadata = load_metadata(capture.layout.metadata_path_for(frame))
+    assert metadata['camera']['ExposureTime'] > 0 and 'SensorTimestamp' in metadata['camera']
+    assert started <= metadata['capture_time'] <= time.time()
+    assert inspect_jpeg(frame.read_bytes()).width == 320
+
+
+@pytest.mark.parametrize('mode, message', [
+    ('fail', 'exited with 255'),
+    ('garbage', 'not a JPEG'),
+    ('truncated', 'truncated'),
+    ('empty', 'too small'),
+])
+def test_faulty_captures_are_discarded_with_a_reason(tmp_path, fake_camera_env, monkeypatch,
+                                                     mode, message):
+    monkeypatch.setenv('FAKE_RPICAM_MODE', mode)
+    capture = _capture(tmp_path, source='rpicam')
+    assert capture.capture_once() is None
+    capture.close()
+    assert message in capture.stats.last_error
+    assert capture.stats.errors == 1 and capture.stats.frames_captured == 0
+    assert list_frames_sorted(capture.layout) == []
+    assert os.listdir(capture.layout.tmp) == [] and os.listdir(capture.layout.metadata) == []
+
+
+def test_slow_writer_still_lands_whole(tmp_path, fake_camera_env, monkeypatch):
+    monkeypatch.setenv('FAKE_RPICAM_MODE', 'slow')
+    monkeypatch.setenv('FAKE_RPICAM_SLOW_S', '0.5')
+    capture = _capture(tmp_path, source='rpicam')
+    frame = capture.capture_once()
+    capture.close()
+    assert frame is not None and inspect_jpeg(frame.read_bytes()).height == 240
+
+
+def test_hung_camera_is_killed_at_the_timeout_and_restarted_with_backoff(
+        tmp_path, fake_camera_env, monkeypatch):
+    monkeypatch.setenv('FAKE_RPICAM_MODE', 'hang')
+    capture = _capture(tmp_path, source='rpicam', camera_timeout_s=0.5,
+                       max_consecutive_errors=2)
+    for attempt in range(2):
+        started = time.monotonic()
+        assert capture.capture_once() is None
+        assert time.monotonic() - started < 3.0
+    assert 'did not finish within camera_timeout_s=0.5' in capture.stats.last_error
+    assert capture.stats.backend_restarts == 1 and capture.backoff_s >= 1.0
+    monkeypatch.setenv('FAKE_RPICAM_MODE', 'ok')
+    assert capture.capture_once() is not None
+    assert capture.backoff_s == 0.0 and capture.stats.consecutive_errors == 0
+    capture.close()
+
+
+def test_missing_camera_command_says_what_to_do(tmp_path):
+    backend = RpicamStill(command='no-such-rpicam-still', width=64, height=64, quality=90,
+                          timeout_s=1.0)
+    with pytest.raises(CameraError, match='not found.*source:=simulated'):
+        backend.capture(tmp_path / 'x.jpg')
+
+
+def test_retention_keeps_max_images(tmp_path):
+    capture = _capture(tmp_path, source='simulated', max_images=3)
+    frames = [capture.capture_once() for _ in range(5)]
+    capture.close()
+    assert list_frames_sorted(capture.layout) == frames[2:]
+    assert len(os.listdir(capture.layout.metadata)) == 3
+
+
+def test_persistent_mode_starts_the_camera_once(tmp_path, fake_camera_env, monkeypatch):
+    monkeypatch.setenv('FAKE_RPICAM_STARTUP_S', '0.3')
+    capture = _capture(tmp_path, source='persistent')
+    durations = []
+    for _ in range(4):
+        started = time.monotonic()
+        assert capture.capture_once() is not None, capture.stats.last_error
+        durations.append(time.monotonic() - started)
+    capture.close()
+    calls = _calls(fake_camera_env)
+    assert len(calls) == 1 and '--signal' in calls[0]
+    assert max(durations[1:]) < 0.3 <= durations[0], durations
+    metadata = load_metadata(capture.layout.metadata_path_for(list_frames_sorted(
+        capture.layout)[-1]))
+    assert metadata['source'] == 'persistent' and 'ExposureTime' in metadata['camera']
+    print(f'persistent capture: first {1000 * durations[0]:.0f} ms (camera start-up), '
+          f'then {1000 * sorted(durations[1:])[1]:.0f} ms median')
+
+
+def test_persistent_process_that_keeps_dying_falls_back_to_one_shot(
+        tmp_path, fake_camera_env, monkeypatch):
+    monkeypatch.setenv('FAKE_RPICAM_FAIL_AFTER', '1')
+    capture = _capture(tmp_path, source='persistent', max_consecutive_errors=100)
+    landed = [capture.capture_once() for _ in range(8)]
+    assert capture.source == 'rpicam'
+    capture.close()
+    assert '--immediate' in _calls(fake_camera_env)[-1]
+    assert landed[-1] is not None
+    assert sum(frame is not None for frame in landed) >= 4
+
+
+def test_concurrent_reader_never_sees_a_partial_frame(tmp_path):
+    capture = _capture(tmp_path, source='simulated', interval_s=0.02, max_images=1000)
+    seen, problems, done = set(), [], threading.Event()
+
+    def read_as_fast_as_possible():
+        while not done.is_set():
+            for entry in os.scandir(capture.layout.live):
+                if entry.name in seen:
+                    continue
+                seen.add(entry.name)
+                try:
+                    data = open(entry.path, 'rb').read()
+                    inspect_jpeg(data)
+                    decode_jpeg(data, scale=0.125)
+                    load_metadata(capture.layout.metadata_path_for(
+                        capture.layout.live / entry.name))
+                except Exception as error:  # noqa: B902 - any failure is the finding
+                    problems.append(f'{entry.name}: {error}')
+
+    reader = threading.Thread(target=read_as_fast_as_possible)
+    reader.start()
+    runner = CaptureRunner(capture)
+    runner.start()
+    deadline = time.monotonic() + 60
+    while capture.stats.frames_captured < 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runner.stop()
+    done.set()
+    reader.join()
+    capture.close()
+    assert capture.stats.frames_captured >= 200
+    assert not problems
+    assert len(seen) >= 200
+
+
+def test_bad_parameters_are_refused_with_reasons(tmp_path):
+    with pytest.raises(ParameterError, match='interval_s=-1.0 is below'):
+        HostCapture({'interval_s': -1.0, 'capture_dir': str(tmp_path)})
+    blocker = tmp_path / 'file'
+    blocker.write_text('x')
+    capture = HostCapture({'capture_dir': str(blocker / 'volume'), 'source': 'simulated'})
+    with pytest.raises(VolumeError, match='cannot create'):
+        capture.start()
+
+
+def test_cli_runs_without_ros_and_hands_off_frames(tmp_path):
+    volume = tmp_path / 'volume'
+    probe = ('import sys, runpy; sys.argv = ["framebridge-capture"] + sys.argv[1:]; '
+             'sys.modules["rclpy"] = None; '  # any rclpy import would now fail
+             'runpy.run_module("framebridge_ros.core.capture", run_name="__main__")')
+    result = subprocess.run(
+        [sys.executable, '-c', probe, '--source', 'simulated', '--capture_dir', str(volume),
+         '--width', '320', '--height', '240', '--interval_s', '0.05', '--count', '3'],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(os.listdir(volume / 'live')) == 3
+    assert 'landed' in result.stderr
+    bad = subprocess.run([sys.executable, '-m', 'framebridge_ros.core.capture',
+                          '--interval_s', '-1', '--capture_dir', str(volume)],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and 'interval_s=-1.0 is below' in bad.stderr
