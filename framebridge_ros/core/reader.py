@@ -57,7 +57,7 @@ class VolumeReader:
 
     def get_latest_image(self, max_age_seconds: Optional[float] = None
                          ) -> Tuple[bool, Optional[np.ndarray], Optional[Dict[str, Any]]]:
-        """Return (True, BGR image, metadata) of the newest fresh frame, or (False, None, None)."""
+        """Return (True, BGR image, metadata) of the newest fresh frame, else a miss."""
         frame = self.latest_frame(max_age_seconds)
         if frame is None:
             return False, None, None
