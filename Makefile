@@ -10,8 +10,11 @@ WS := .colcon
 STAMP := $(VENV)/.installed
 COLCON := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/colcon --log-base $(WS)/log
 WS_ARGS := --build-base $(WS)/build --install-base $(WS)/install --base-paths .
-RUN := source $(WS)/install/setup.bash && PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
-DEMO_ARGS ?= --duration 0
+# The installed package, as `ros2 run` would find it (colcon puts scripts in lib/<pkg>).
+RUN := . $(WS)/install/setup.sh && PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+BIN := $(WS)/install/framebridge_ros/lib/framebridge_ros
+# The demo: simulated camera, a volume in ./demo_volume, a simulated day every 10 min.
+DEMO_ARGS ?= --source simulated --capture-dir demo_volume --param simulated_day_cycle_s:=600.0
 
 .PHONY: venv build test demo bench clean
 
@@ -31,7 +34,7 @@ test: build
 	$(COLCON) test-result --test-result-base $(WS)/build --verbose
 
 demo: build
-	$(RUN) && framebridge run --params config/framebridge.yaml $(DEMO_ARGS)
+	$(RUN) && $(BIN)/framebridge run --params config/framebridge.yaml $(DEMO_ARGS)
 
 bench: build
 	$(RUN) && python -m bench.run_all

@@ -48,6 +48,7 @@ setup(
             'host_capture = framebridge_ros.nodes.host_capture:main',
             'frame_provider = framebridge_ros.nodes.frame_provider:main',
             'framebridge-capture = framebridge_ros.core.capture:main',
+            'framebridge = framebridge_ros.cli:main',
         ],
     },
 )
