@@ -202,6 +202,20 @@ def test_bad_configuration_fails_configure_with_a_reason(rclpy_context, volume, 
     provider.destroy_node()
 
 
+def test_camera_info_comes_from_the_calibration_file(graph, volume, tmp_path):
+    calibration = tmp_path / 'imx500.yaml'
+    calibration.write_text(
+        'image_width: 320\nimage_height: 240\ncamera_name: imx500\n'
+        'camera_matrix: {rows: 3, cols: 3, data: [300, 0, 160, 0, 300, 120, 0, 0, 1]}\n'
+        'distortion_model: plumb_bob\n'
+        'distortion_coefficients: {rows: 1, cols: 5, data: [0.1, 0, 0, 0, 0]}\n')
+    _, collector, _ = graph(camera_info_url=f'file://{calibration}')
+    write_frame(volume)
+    wait_for(lambda: collector.count(INFO) == 1, timeout_s=10, what='camera_info')
+    info = collector.last(INFO)
+    assert info.k[0] == 300.0 and info.d[0] == 0.1 and info.distortion_model == 'plumb_bob'
+
+
 def test_out_of_range_parameter_is_refused_at_run_time(graph):
     provider, _, _ = graph(collect=False)
     result = provider.set_parameters([Parameter('max_age_s', value=-1.0)])[0]
