@@ -46,7 +46,7 @@ from framebridge_ros.core.metadata import build_metadata, dump_metadata
 from framebridge_ros.core.params import ParameterError, ParamSpec, validate_params
 from framebridge_ros.core.retention import remove_orphans, trim_live
 from framebridge_ros.core.volume import (
-    commit_frame, frame_stem, VolumeError, VolumeLayout, write_file_synced)
+    commit_frame, explain, frame_stem, VolumeError, VolumeLayout, write_file_synced)
 
 __all__ = [
     'CAPTURE_PARAMS', 'CameraError', 'CaptureBackend', 'CaptureResult', 'CaptureRunner',
@@ -267,7 +267,7 @@ class SimulatedCamera(CaptureBackend):
         try:
             write_file_synced(destination, encoded.tobytes())
         except OSError as error:
-            raise CameraError(f'could not write {destination}: {error.strerror}') from error
+            raise CameraError(f'could not write {destination}: {explain(error)}') from error
         return CaptureResult(capture_time=capture_time, ground_truth=truth)
 
 

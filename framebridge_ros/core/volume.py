@@ -38,9 +38,8 @@ from typing import Iterator, List, Optional
 
 __all__ = [
     'FRAME_SUFFIX', 'METADATA_SUFFIX', 'VolumeError', 'VolumeLayout', 'commit_frame',
-    'frame_stem', 'is_frame_name', 'iter_frames', 'list_frames_sorted', 'newest_frame',
-    'stem_capture_time',
-    'write_file_synced',
+    'explain', 'frame_stem', 'is_frame_name', 'iter_frames', 'list_frames_sorted',
+    'newest_frame', 'stem_capture_time', 'write_file_synced',
 ]
 
 FRAME_SUFFIX = '.jpg'
@@ -52,6 +51,20 @@ _FRAME_NAME = re.compile(r'^(\d{8}T\d{6}\.\d{6}Z)_(\d{6,})\.jpg$')
 
 class VolumeError(OSError):
     """The volume cannot be used; the message says what to do about it."""
+
+
+_ADVICE = {
+    errno.ENOSPC: 'disk full: retention or the supervisor cleanup must free space',
+    errno.EROFS: 'the volume is mounted read-only: mount it read-write on the host side',
+    errno.EACCES: 'permission denied: the volume must belong to the capturing user',
+}
+
+
+def explain(error: OSError) -> str:
+    """Describe an OSError with what the user can do about it, where we know."""
+    advice = _ADVICE.get(error.errno)
+    text = error.strerror or str(error)
+    return f'{text} ({advice})' if advice else text
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,10 @@ class VolumeLayout:
                     f'cannot create {directory}: {error.strerror}; create it by hand or '
                     'point capture_dir at a writable directory') from error
         if writable and not os.access(self.live, os.W_OK | os.X_OK):
-            raise VolumeError(errno.EACCES, f'{self.live} is not writable by this user')
+            code = errno.EROFS if os.statvfs(self.live).f_flag & os.ST_RDONLY \
+                else errno.EACCES
+            raise VolumeError(code, f'{self.live} is not writable: '
+                              f'{explain(OSError(code, os.strerror(code)))}')
 
     def metadata_path_for(self, frame: Path) -> Path:
         return self.metadata / (frame.stem + METADATA_SUFFIX)
@@ -203,10 +219,8 @@ def commit_frame(layout: VolumeLayout, *, stem: str, jpeg_tmp: Path,
             metadata_tmp.unlink(missing_ok=True)
         if not frame_path.exists():
             metadata_path.unlink(missing_ok=True)
-        advice = (' (disk full: retention or cleanup must free space)'
-                  if error.errno == errno.ENOSPC else '')
         raise VolumeError(error.errno,
-                          f'could not commit frame {stem}: {error.strerror}{advice}') from error
+                          f'could not commit frame {stem}: {explain(error)}') from error
     return frame_path
 
 
