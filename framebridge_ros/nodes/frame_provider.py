@@ -151,11 +151,14 @@ class FrameProvider(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        # Publishers first: the feed hands over the newest frame as soon as it starts.
         result = super().on_activate(state)
         try:
             self._feed.start()
         except OSError as error:
-            self.get_logger().error(f'activate failed: {error}')
+            self.get_logger().error(f'activate failed: {error}; staying inactive')
+            self._feed.stop()
+            super().on_deactivate(state)
             return TransitionCallbackReturn.FAILURE
         self.get_logger().info(f'watching ({self._feed.watch_mode_in_use}) and publishing')
         return result
