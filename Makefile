@@ -21,6 +21,10 @@ DEMO_ARGS ?= --source simulated --capture-dir demo_volume --param simulated_day_
 venv: $(STAMP)
 
 $(STAMP): requirements.txt
+	@# Real footage and sample images for the analysis tests (Debian's opencv-doc:
+	@# vtest.avi, home.jpg); never committed. Needs root (CI is root); else they skip.
+	@if [ ! -d /usr/share/doc/opencv-doc ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq opencv-doc; fi
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $(VENV)/COLCON_IGNORE $@

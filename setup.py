@@ -47,6 +47,8 @@ setup(
         'console_scripts': [
             'host_capture = framebridge_ros.nodes.host_capture:main',
             'frame_provider = framebridge_ros.nodes.frame_provider:main',
+            'vehicle_detector = framebridge_ros.nodes.vehicle_detector:main',
+            'sky_analyzer = framebridge_ros.nodes.sky_analyzer:main',
             'framebridge-capture = framebridge_ros.core.capture:main',
             'framebridge = framebridge_ros.cli:main',
         ],

@@ -1,0 +1,364 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Track detections across frames and count counting-line crossings per direction.
+
+Built for a fixed camera at about one frame per second: between two frames a vehicle
+moves one to three of its own lengths, so the boxes of one vehicle in consecutive
+frames usually do not overlap and a plain IoU tracker loses it. Each track therefore
+predicts where its vehicle is now from its own velocity (constant velocity), or, for a
+track seen only once, from the velocity that earlier tracks had at the same height in
+the image (a lane's flow: traffic in one lane moves the same way at similar speeds).
+Detections are matched greedily by cost inside gates on position, height and size:
+
+- cost ``1 - IoU`` when the predicted box overlaps the detection, else
+  ``1 + distance / gate`` (so overlap always wins);
+- a detection must lie within ``gate`` of the predicted centre, where ``gate`` is half
+  the track's expected displacement (at least half its width) for a track with a
+  velocity of its own, the whole expected displacement for a track predicted from its
+  lane's flow (speeds in a lane differ by up to 2x), and ``max_speed_frac`` of the
+  image's larger side per second for a track with neither;
+- the box heights may differ by at most ``max_height_ratio`` (a vehicle's height does
+  not change when the frame edge clips its length), and the offset from the predicted
+  centre along the counting line by at most half the boxes' extent in that direction
+  (vehicles keep their lane, and lanes run across the counting line);
+- when appearance descriptors are given (:func:`appearance`), the Bhattacharyya
+  distance of the colour histograms adds ``appearance_weight`` x distance to the cost
+  and must stay below ``max_appearance_distance``: in dense traffic at 1 fps the car
+  behind often stands where the car ahead stood a frame before, and colour tells them
+  apart where position cannot.
+
+A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
+detection does not split it. A crossing is counted when the bottom centre of a track's
+box (its ground point) moves across the counting line between two observations; a
+track counts at most once. Directions are named from the line's orientation: for a
+line that is more vertical than horizontal, ``left_to_right`` / ``right_to_left``, else
+``top_to_bottom`` / ``bottom_to_top``.
+"""
+
+from dataclasses import dataclass
+import itertools
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+__all__ = ['LineCrossing', 'Track', 'Tracker', 'appearance', 'box_iou', 'parse_line']
+
+Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
+Point = Tuple[float, float]
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Return the intersection over union of two [x, y, w, h] boxes."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0.0 else 0.0
+
+
+def parse_line(values: Sequence[float]) -> Tuple[Point, Point]:
+    """
+    Return the counting line ((x1, y1), (x2, y2)) of a flat list of 4 normalised numbers.
+
+    Raises ValueError saying what is wrong: wrong length, a value outside [0, 1], or
+    two equal end points.
+    """
+    values = [float(v) for v in values]
+    if len(values) != 4:
+        raise ValueError(f'counting line needs 4 numbers x1, y1, x2, y2; got {len(values)}')
+    if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+        raise ValueError(f'counting line values must be within [0, 1] (normalised); '
+                         f'got {values}')
+    (x1, y1, x2, y2) = values
+    if (x1, y1) == (x2, y2):
+        raise ValueError('counting line end points must differ')
+    return (x1, y1), (x2, y2)
+
+
+def appearance(image: np.ndarray, box: Sequence[float]) -> Optional[np.ndarray]:
+    """
+    Return an appearance descriptor of a box: a normalised HSV histogram of its middle.
+
+    6 hue x 4 saturation x 4 value bins of the central 80 % of the box (its edges are
+    road and shadow). Compared with the Bhattacharyya distance (0 same, 1 disjoint).
+    None for a box with no pixels inside the image.
+    """
+    h, w = image.shape[:2]
+    x, y, bw, bh = box[:4]
+    x0, x1 = int(max(0, x + 0.1 * bw)), int(min(w, x + 0.9 * bw))
+    y0, y1 = int(max(0, y + 0.1 * bh)), int(min(h, y + 0.9 * bh))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    patch = image[y0:y1, x0:x1]
+    if patch.ndim == 2:
+        patch = cv2.cvtColor(patch, cv2.COLOR_GRAY2BGR)
+    hsv = cv2.cvtColor(patch, cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, [6, 4, 4], [0, 180, 0, 256, 0, 256])
+    return cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1).flatten()
+
+
+@dataclass(frozen=True)
+class LineCrossing:
+    """One counted crossing: which track, which way, at what time."""
+
+    track_id: int
+    direction: str
+    t: float
+
+
+@dataclass
+class Track:
+    """A vehicle followed over frames; boxes are in pixels of the frames given."""
+
+    track_id: int
+    box: Box
+    first_t: float
+    last_t: float
+    velocity: Optional[Point] = None  # px/s of the box centre, None until seen twice
+    feature: Optional[np.ndarray] = None  # appearance (a normalised histogram), if given
+    hits: int = 1
+    misses: int = 0
+    counted: Optional[str] = None
+
+    @property
+    def centre(self) -> Point:
+        x, y, w, h = self.box
+        return (x + w / 2.0, y + h / 2.0)
+
+    @property
+    def ground(self) -> Point:
+        x, y, w, h = self.box
+        return (x + w / 2.0, y + h)
+
+
+@dataclass
+class _Flow:
+    """Velocity of a confirmed track at one image row, remembered as a lane prior."""
+
+    cy: float
+    h: float
+    vx: float
+    vy: float
+    t: float
+
+
+def _side(p: Point, a: Point, b: Point) -> float:
+    return (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])
+
+
+def _segments_cross(p: Point, q: Point, a: Point, b: Point) -> bool:
+    """Return True if segment p-q crosses segment a-b (touching the line counts once)."""
+    d1, d2 = _side(p, a, b), _side(q, a, b)
+    if not ((d1 < 0.0 <= d2) or (d2 < 0.0 <= d1)):
+        return False
+    d3, d4 = _side(a, p, q), _side(b, p, q)
+    return (d3 <= 0.0 <= d4) or (d4 <= 0.0 <= d3)
+
+
+class Tracker:
+    """
+    Greedy predicted-position tracker with line counting; see the module docstring.
+
+    Plain data in (boxes in pixels and a time in seconds), plain data out. Not thread
+    safe: one tracker per image stream.
+    """
+
+    def __init__(self, *, counting_line: Sequence[float] = (0.5, 0.0, 0.5, 1.0),
+                 max_missed: int = 2, max_speed_frac: float = 0.5,
+                 max_height_ratio: float = 1.6, flow_memory_s: float = 120.0,
+                 appearance_weight: float = 2.0,
+                 max_appearance_distance: float = 0.5,
+                 min_flow_speed_frac: float = 0.02) -> None:
+        self._line = parse_line(counting_line)
+        (x1, y1), (x2, y2) = self._line
+        self._vertical = abs(x2 - x1) <= abs(y2 - y1)
+        # Unit vector along the line in normalised units; good enough in pixels for
+        # the lane test, which only compares an offset with the boxes' own extent.
+        length = math.hypot(x2 - x1, y2 - y1)
+        self._along = ((x2 - x1) / length, (y2 - y1) / length)
+        self.directions = (('left_to_right', 'right_to_left') if self._vertical
+                           else ('top_to_bottom', 'bottom_to_top'))
+        self._max_missed = int(max_missed)
+        self._max_speed_frac = float(max_speed_frac)
+        self._max_height_ratio = float(max_height_ratio)
+        self._flow_memory_s = float(flow_memory_s)
+        self._appearance_weight = float(appearance_weight)
+        self._max_appearance_distance = float(max_appearance_distance)
+        self._min_flow_speed_frac = float(min_flow_speed_frac)
+        self._width = 1
+        self._ids = itertools.count(1)
+        self._tracks: List[Track] = []
+        self._flows: List[_Flow] = []
+        self.counts: Dict[str, int] = dict.fromkeys(self.directions, 0)
+        self._last_t: Optional[float] = None
+
+    @property
+    def tracks(self) -> List[Track]:
+        """Live tracks, including those coasting through a missed frame."""
+        return list(self._tracks)
+
+    def reset(self) -> None:
+        """Forget every track, the lane priors and the counts."""
+        self._tracks.clear()
+        self._flows.clear()
+        self.counts = dict.fromkeys(self.directions, 0)
+        self._last_t = None
+
+    # --- prediction ---------------------------------------------------------------
+
+    def _prior(self, track: Track, t: float) -> Optional[Point]:
+        """Median velocity of recent confirmed tracks at this track's height, if any."""
+        cy, h = track.centre[1], track.box[3]
+        near = [f for f in self._flows
+                if abs(f.cy - cy) <= 0.5 * max(h, f.h) and t - f.t <= self._flow_memory_s]
+        if not near:
+            return None
+        vx = sorted(f.vx for f in near)[len(near) // 2]
+        vy = sorted(f.vy for f in near)[len(near) // 2]
+        return (vx, vy)
+
+    def _gate_and_prediction(self, track: Track, t: float, size: int) -> Tuple[Box, float]:
+        dt = max(1e-3, t - track.last_t)
+        x, y, w, h = track.box
+        velocity, spread = track.velocity, 0.5
+        if velocity is None:
+            # Vehicles in one lane differ in speed by up to 2x: a prior gets a wide gate.
+            velocity, spread = self._prior(track, t), 1.0
+        if velocity is None:
+            return track.box, self._max_speed_frac * size * dt
+        dx, dy = velocity[0] * dt, velocity[1] * dt
+        gate = max(0.5 * w, spread * math.hypot(dx, dy))
+        return (x + dx, y + dy, w, h), gate
+
+    def _cost(self, track: Track, predicted: Box, gate: float, box: Box,
+              feature: Optional[np.ndarray]) -> Optional[float]:
+        th, bh = track.box[3], box[3]
+        if max(th, bh) > self._max_height_ratio * max(1e-6, min(th, bh)):
+            return None
+        pcx, pcy = predicted[0] + predicted[2] / 2.0, predicted[1] + predicted[3] / 2.0
+        bcx, bcy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
+        # Vehicles keep their lane, and lanes run across the counting line: the offset
+        # along the line may not exceed half the boxes' extent in that direction.
+        ux, uy = self._along
+        extent = max(abs(ux) * track.box[2] + abs(uy) * th, abs(ux) * box[2] + abs(uy) * bh)
+        if abs((bcx - pcx) * ux + (bcy - pcy) * uy) > 0.5 * extent:
+            return None
+        distance = math.hypot(bcx - pcx, bcy - pcy)
+        if distance > gate:
+            return None
+        iou = box_iou(predicted, box)
+        cost = 1.0 - iou if iou > 0.0 else 1.0 + distance / max(gate, 1e-6)
+        if feature is not None and track.feature is not None:
+            unlike = cv2.compareHist(track.feature, feature, cv2.HISTCMP_BHATTACHARYYA)
+            if unlike > self._max_appearance_distance:
+                return None
+            cost += self._appearance_weight * unlike
+        return cost
+
+    # --- update -------------------------------------------------------------------
+
+    def update(self, boxes: Sequence[Sequence[float]], *, t: float,
+               frame_size: Tuple[int, int],
+               features: Optional[Sequence[Optional[np.ndarray]]] = None,
+               ) -> Tuple[List[Optional[int]], List[LineCrossing]]:
+        """
+        Take the detections of the frame at time t (seconds); return their track ids.
+
+        Returns (ids, crossings): ids[i] is the track id of boxes[i], and crossings
+        the lines crossed since the previous frame. frame_size is (width, height) in
+        pixels and scales the counting line. features[i], if given, is an appearance
+        descriptor of boxes[i] (float32 histogram, see :func:`appearance`). A time that
+        goes backwards resets the tracker (a replayed or restarted stream).
+        """
+        if self._last_t is not None and t < self._last_t:
+            self.reset()
+        self._last_t = t
+        width, height = frame_size
+        self._width = width
+        boxes = [tuple(float(v) for v in b[:4]) for b in boxes]
+        ids: List[Optional[int]] = [None] * len(boxes)
+        features = list(features) if features is not None else [None] * len(boxes)
+        # Tracks with a velocity are matched first: their predictions are the sharpest.
+        candidates: List[Tuple[float, int, Track]] = []
+        for track in self._tracks:
+            predicted, gate = self._gate_and_prediction(track, t, max(width, height))
+            rank = 0.0 if track.velocity is not None else 10.0
+            for i, box in enumerate(boxes):
+                cost = self._cost(track, predicted, gate, box, features[i])
+                if cost is not None:
+                    candidates.append((rank + cost, i, track))
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        used_tracks, crossings = set(), []
+        a, b = self._line
+        line_a, line_b = (a[0] * width, a[1] * height), (b[0] * width, b[1] * height)
+        for _, i, track in candidates:
+            if id(track) in used_tracks or ids[i] is not None:
+                continue
+            used_tracks.add(id(track))
+            ids[i] = track.track_id
+            crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
+            if crossing is not None:
+                crossings.append(crossing)
+        survivors = []
+        for track in self._tracks:
+            if id(track) not in used_tracks:
+                track.misses += 1
+                if track.misses > self._max_missed:
+                    continue
+            survivors.append(track)
+        for i, box in enumerate(boxes):
+            if ids[i] is None:
+                track = Track(track_id=next(self._ids), box=box, first_t=t, last_t=t,
+                              feature=features[i])
+                survivors.append(track)
+                ids[i] = track.track_id
+        self._tracks = survivors
+        self._flows = [f for f in self._flows if t - f.t <= self._flow_memory_s]
+        return ids, crossings
+
+    def _observe(self, track: Track, box: Box, feature: Optional[np.ndarray], t: float,
+                 line_a: Point, line_b: Point) -> Optional[LineCrossing]:
+        dt = max(1e-3, t - track.last_t)
+        before, old_centre = track.ground, track.centre
+        track.box = box
+        cx, cy = track.centre
+        measured = ((cx - old_centre[0]) / dt, (cy - old_centre[1]) / dt)
+        if track.velocity is None:
+            track.velocity = measured
+        else:  # light smoothing: boxes clipped at the frame edge jitter the centre
+            track.velocity = (0.5 * (track.velocity[0] + measured[0]),
+                              0.5 * (track.velocity[1] + measured[1]))
+        track.last_t, track.hits, track.misses = t, track.hits + 1, 0
+        if feature is not None:
+            track.feature = feature
+        # Only a track that moved over two steps may teach its lane's flow: a young or
+        # standing track (a ghost, a mismatch) would teach the next tracks wrong.
+        speed = math.hypot(*track.velocity)
+        if track.hits >= 3 and speed >= self._min_flow_speed_frac * self._width:
+            self._flows.append(_Flow(cy=cy, h=box[3], vx=track.velocity[0],
+                                     vy=track.velocity[1], t=t))
+        after = track.ground
+        if track.counted is not None or not _segments_cross(before, after, line_a, line_b):
+            return None
+        if self._vertical:
+            direction = self.directions[0] if after[0] > before[0] else self.directions[1]
+        else:
+            direction = self.directions[0] if after[1] > before[1] else self.directions[1]
+        track.counted = direction
+        self.counts[direction] += 1
+        return LineCrossing(track_id=track.track_id, direction=direction, t=t)

@@ -1,0 +1,786 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Vehicle detection behind one small interface, and the per-frame analysis around it.
+
+Back-ends (``BACKENDS``), each a :class:`Detector`:
+
+``motion``
+    Background subtraction (OpenCV MOG2) for a fixed camera at about one frame per
+    second; no model needed. See :class:`MotionDetector`.
+``dnn``
+    A COCO detector (SSD or YOLO style output) run by OpenCV's dnn module on the CPU;
+    see :class:`DnnDetector`.
+``imx500``
+    Boxes the Sony IMX500 computed on the sensor, read from the frame's metadata:
+    ``metadata['camera']['imx500_detections']``, a list of
+    ``{"box": [x, y, w, h], "score": float, "class": str}`` with the box normalised to
+    0..1 of the image (``IMX500_KEY``). See :class:`Imx500Detector`.
+
+:class:`VehicleAnalyzer` runs a detector, keeps detections whose score passes the
+weather-adaptive threshold (:func:`adaptive_threshold`), keeps those whose ground point
+lies in the road region, tracks them (:mod:`framebridge_ros.core.tracking`) and counts
+line crossings. :meth:`VehicleAnalyzer.analyze` returns plain data that the node turns
+into the ``vehicles/detections`` JSON (schema in :func:`detections_message`).
+"""
+
+import abc
+from dataclasses import asdict, dataclass, field, fields
+import logging
+import math
+from pathlib import Path
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import cv2
+from framebridge_ros.core.health import Health, Level
+from framebridge_ros.core.params import ParamSpec
+from framebridge_ros.core.tracking import appearance, LineCrossing, parse_line, Tracker
+import numpy as np
+
+__all__ = [
+    'BACKENDS', 'DEFAULT_ROAD_REGION', 'Detection', 'Detector', 'DetectorError', 'DnnConfig',
+    'DnnDetector', 'FrameAnalysis', 'VEHICLE_CLASSES', 'make_detector',
+    'IMX500_KEY', 'Imx500Detector', 'MotionConfig', 'MotionDetector', 'SCHEMA_VERSION',
+    'THRESHOLD_OFFSETS', 'VehicleAnalyzer', 'adaptive_threshold', 'detections_message',
+    'detector_health', 'draw_analysis', 'motion_config', 'motion_params', 'parse_region',
+    'region_mask',
+]
+
+_log = logging.getLogger('framebridge.vehicles')
+
+SCHEMA_VERSION = 1
+BACKENDS = ('motion', 'dnn', 'imx500')
+IMX500_KEY = 'imx500_detections'
+# Whole frame below the top 40 %: a safe default until the user draws the road.
+DEFAULT_ROAD_REGION = (0.0, 0.4, 1.0, 0.4, 1.0, 1.0, 0.0, 1.0)
+
+# How far the confidence threshold moves with the sky. Low light and flat overcast
+# light lower the contrast between vehicles and road, so every back-end's scores drop
+# for the same vehicles; lowering the threshold keeps recall. Clamped to [0.1, 0.9].
+THRESHOLD_OFFSETS = {
+    'clear': 0.0,
+    'partly_cloudy': 0.0,
+    'cloudy': -0.05,
+    'dawn_dusk': -0.10,
+    'night': -0.15,
+}
+THRESHOLD_LIMITS = (0.1, 0.9)
+
+Polygon = Tuple[Tuple[float, float], ...]
+
+
+def adaptive_threshold(base: float, condition: Optional[str], *,
+                       offsets: Mapping[str, float] = THRESHOLD_OFFSETS) -> float:
+    """Return the confidence threshold for a sky condition (unknown: no change), clamped."""
+    lo, hi = THRESHOLD_LIMITS
+    return min(hi, max(lo, float(base) + offsets.get(condition or '', 0.0)))
+
+
+def parse_region(values: Sequence[float]) -> Polygon:
+    """
+    Return a polygon ((x, y), ...) of a flat list of normalised x, y pairs.
+
+    Raises ValueError saying what is wrong: fewer than 3 points, an odd count, a
+    value outside [0, 1], or no area.
+    """
+    values = [float(v) for v in values]
+    if len(values) < 6 or len(values) % 2:
+        raise ValueError(f'road region needs at least 3 x, y pairs (an even count >= 6); '
+                         f'got {len(values)} numbers')
+    if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+        raise ValueError(f'road region values must be within [0, 1] (normalised to the '
+                         f'image); got {values}')
+    points = tuple(zip(values[0::2], values[1::2]))
+    area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1)
+                         in zip(points, points[1:] + points[:1])))
+    if area <= 0.0:
+        raise ValueError('road region has no area')
+    return points
+
+
+def region_mask(polygon: Polygon, *, width: int, height: int) -> np.ndarray:
+    """Return a uint8 mask (255 inside) of a normalised polygon at an image size."""
+    mask = np.zeros((height, width), np.uint8)
+    pts = np.array([[round(x * (width - 1)), round(y * (height - 1))] for x, y in polygon],
+                   np.int32)
+    cv2.fillPoly(mask, [pts], 255)
+    return mask
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected object: box [x, y, w, h] in pixels of the analysed image."""
+
+    box: Tuple[int, int, int, int]
+    score: float
+    cls: str = 'vehicle'
+
+    @property
+    def ground(self) -> Tuple[float, float]:
+        """Bottom centre: where the object touches the road."""
+        x, y, w, h = self.box
+        return (x + w / 2.0, y + h)
+
+
+class Detector(abc.ABC):
+    """A source of detections for one image stream (back-ends may keep state)."""
+
+    name = 'detector'
+
+    @abc.abstractmethod
+    def detect(self, image: np.ndarray, *,
+               metadata: Optional[Mapping[str, Any]] = None) -> List[Detection]:
+        """Return the detections in a BGR image; metadata is the frame's, if known."""
+
+    @property
+    def ready(self) -> bool:
+        """Return False while the back-end cannot yet be trusted (a model still learning)."""
+        return True
+
+    @property
+    def status(self) -> str:
+        """Return one word on the last frame: ok, warming_up, lighting_change, ..."""
+        return 'ok'
+
+    def reset(self) -> None:
+        """Forget whatever was learned from earlier frames."""
+
+
+# --------------------------------------------------------------------------- motion
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """
+    Settings of :class:`MotionDetector`; sizes are fractions so they hold at any resolution.
+
+    ``history`` is in frames: at one frame per second, 60 frames let the background
+    follow the light of a passing cloud within a minute yet keep a queue of cars that
+    waits at a light for half a minute from melting into it. ``var_threshold`` is MOG2's
+    squared Mahalanobis distance (16 = 4 standard deviations of each pixel's own noise,
+    so it adapts to night-time sensor noise by itself). ``shadow_threshold`` is MOG2's
+    tau: a pixel darker than the background by a factor down to tau, with the same
+    colour, is a shadow, not an object (0.4 keeps the dark cast shadows of a sunny day).
+    """
+
+    process_width: int = 640
+    history: int = 60
+    var_threshold: float = 16.0
+    shadow_threshold: float = 0.5
+    min_area_frac: float = 0.0004
+    max_area_frac: float = 0.25
+    min_aspect: float = 0.25
+    max_aspect: float = 8.0
+    close_frac: float = 0.012
+    merge_gap_frac: float = 0.3
+    max_foreground_frac: float = 0.5
+    warmup_frames: int = 5
+    relearn_rate: float = 0.5
+    shadow_grow_frac: float = 0.008
+
+
+_MOTION_HELP = {
+    'process_width': ('Motion: width in pixels the frame is shrunk to before background '
+                      'subtraction (speed, and it averages sensor noise).', 64, 4096),
+    'history': ('Motion: frames of background history (60 = one minute at 1 fps).', 2, 10000),
+    'var_threshold': ('Motion: MOG2 squared Mahalanobis distance of a changed pixel '
+                      '(16 = 4 sigma of its own noise).', 1.0, 1000.0),
+    'shadow_threshold': ('Motion: MOG2 tau; a pixel darker by down to this factor with '
+                         'the same colour is shadow, not object.', 0.0, 1.0),
+    'min_area_frac': ('Motion: smallest box, as a fraction of the frame area.', 0.0, 1.0),
+    'max_area_frac': ('Motion: largest box, as a fraction of the frame area.', 0.0, 1.0),
+    'min_aspect': ('Motion: smallest box width/height.', 0.01, 100.0),
+    'max_aspect': ('Motion: largest box width/height.', 0.01, 100.0),
+    'close_frac': ('Motion: closing kernel (joins fragments), fraction of the width.',
+                   0.0, 0.2),
+    'merge_gap_frac': ('Motion: side-by-side fragments closer than this fraction of their '
+                       'height are one object.', 0.0, 5.0),
+    'max_foreground_frac': ('Motion: more of the road changing at once is a light change; '
+                            'the frame is skipped.', 0.05, 1.0),
+    'warmup_frames': ('Motion: frames that only teach the background model.', 0, 1000),
+    'relearn_rate': ('Motion: learning rate after a light change.', 0.0, 1.0),
+    'shadow_grow_frac': ('Motion: how far (fraction of the width) an object grows into '
+                         'shadow-marked pixels (dark tyres, black trim).', 0.0, 0.1),
+}
+
+
+def motion_params() -> Tuple[ParamSpec, ...]:
+    """Return one ParamSpec per MotionConfig field, with its default and limits."""
+    defaults = asdict(MotionConfig())
+    return tuple(ParamSpec(name, defaults[name], text, min_value=lo, max_value=hi)
+                 for name, (text, lo, hi) in _MOTION_HELP.items())
+
+
+def motion_config(values: Mapping[str, Any]) -> MotionConfig:
+    """Return a MotionConfig of the matching keys of values (others are ignored)."""
+    names = {f.name for f in fields(MotionConfig)}
+    return MotionConfig(**{k: v for k, v in values.items() if k in names})
+
+
+class MotionDetector(Detector):
+    """
+    Moving objects by background subtraction, for a fixed camera.
+
+    Per frame: shrink to ``process_width`` (INTER_AREA also averages sensor noise),
+    MOG2 with shadow detection, keep only certain foreground (MOG2 marks shadows 127),
+    remove speckle with a 3x3 median (unlike an opening it keeps the thin parts of a
+    motorcycle), grow the foreground up to ``shadow_grow_frac`` of the width into
+    shadow-marked pixels (MOG2 calls dark grey tyres and trim "shadow": same colour,
+    darker; a real cast shadow reaches further than that and stays out), close with a
+    kernel of ``close_frac`` of the width to join the fragments of a vehicle whose paint
+    matches the road, then take external contours. Boxes are filtered by area
+    (fractions of the frame) and aspect (width / height), side-by-side fragments of one
+    object (same rows, a gap of less than ``merge_gap_frac`` of their height) are
+    merged, and the boxes are scaled back to the input size. The score is the fraction
+    of the box that is foreground: a vehicle is a solid blob, noise and swaying leaves
+    are not.
+
+    When more than ``max_foreground_frac`` of the road region changes at once the
+    light changed (a cloud, auto-exposure, street lamps switching on), not the traffic:
+    the frame yields nothing and the model relearns at ``relearn_rate``. The first
+    ``warmup_frames`` frames only teach the model.
+    """
+
+    name = 'motion'
+
+    def __init__(self, config: Optional[MotionConfig] = None, *,
+                 region: Optional[Polygon] = None) -> None:
+        self.config = config or MotionConfig()
+        self._region = region or parse_region(DEFAULT_ROAD_REGION)
+        self._shape: Optional[Tuple[int, int]] = None
+        self._mask: Optional[np.ndarray] = None
+        self._frames = 0
+        self._status = 'warming_up'
+        self._subtractor = None
+        self.reset()
+
+    def reset(self) -> None:
+        c = self.config
+        self._subtractor = cv2.createBackgroundSubtractorMOG2(
+            history=c.history, varThreshold=c.var_threshold, detectShadows=True)
+        self._subtractor.setShadowThreshold(c.shadow_threshold)
+        self._frames = 0
+        self._status = 'warming_up'
+
+    @property
+    def ready(self) -> bool:
+        return self._frames > self.config.warmup_frames
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def _prepare(self, image: np.ndarray) -> Tuple[np.ndarray, float]:
+        h, w = image.shape[:2]
+        scale = min(1.0, self.config.process_width / w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = image if scale == 1.0 else cv2.resize(image, size,
+                                                      interpolation=cv2.INTER_AREA)
+        if self._shape != (h, w):
+            if self._shape is not None:
+                _log.info('image size changed to %dx%d: background relearned', w, h)
+                self.reset()
+            self._shape = (h, w)
+            self._mask = region_mask(self._region, width=size[0], height=size[1])
+        return small, scale
+
+    def detect(self, image: np.ndarray, *,
+               metadata: Optional[Mapping[str, Any]] = None) -> List[Detection]:
+        c = self.config
+        small, scale = self._prepare(image if image.ndim == 3 else
+                                     cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+        fg = self._subtractor.apply(small)
+        self._frames += 1
+        if not self.ready:
+            self._status = 'warming_up'
+            return []
+        shadow = cv2.inRange(fg, 100, 150)  # MOG2 marks shadows 127
+        _, fg = cv2.threshold(fg, 200, 255, cv2.THRESH_BINARY)
+        region_px = max(1, cv2.countNonZero(self._mask))
+        changed = cv2.countNonZero(cv2.bitwise_and(fg, self._mask)) / region_px
+        if changed > c.max_foreground_frac:
+            self._subtractor.apply(small, learningRate=c.relearn_rate)
+            self._status = 'lighting_change'
+            _log.debug('%.0f %% of the road changed: light change, frame skipped',
+                       100 * changed)
+            return []
+        self._status = 'ok'
+        sh, sw = fg.shape
+        k = max(3, int(round(c.close_frac * sw)) | 1)
+        fg = cv2.medianBlur(fg, 3)
+        fg = _grow_into(fg, shadow, steps=int(round(c.shadow_grow_frac * sw)))
+        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE,
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        contours, _ = cv2.findContours(fg, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        boxes = _merge_fragments([cv2.boundingRect(cnt) for cnt in contours],
+                                 c.merge_gap_frac)
+        frame_area = float(sw * sh)
+        detections = []
+        for x, y, w, h in boxes:
+            area = w * h
+            if not (c.min_area_frac * frame_area <= area <= c.max_area_frac * frame_area):
+                continue
+            if not (c.min_aspect <= w / h <= c.max_aspect):
+                continue
+            gx, gy = min(sw - 1, x + w // 2), min(sh - 1, y + h - 1)
+            if not self._mask[gy, gx]:
+                continue
+            fill = cv2.countNonZero(fg[y:y + h, x:x + w]) / float(area)
+            inv = 1.0 / scale
+            detections.append(Detection(
+                box=(int(round(x * inv)), int(round(y * inv)), int(round(w * inv)),
+                     int(round(h * inv))),
+                score=round(min(1.0, fill), 3)))
+        return detections
+
+
+def _grow_into(seeds: np.ndarray, allowed: np.ndarray, *, steps: int) -> np.ndarray:
+    """Grow seeds by up to steps pixels, only through allowed pixels (geodesic dilation)."""
+    if steps <= 0:
+        return seeds
+    allowed = cv2.bitwise_or(allowed, seeds)
+    kernel = np.ones((3, 3), np.uint8)
+    grown = seeds
+    for _ in range(steps):
+        grown = cv2.bitwise_and(cv2.dilate(grown, kernel), allowed)
+    return grown
+
+
+def _merge_fragments(boxes: List[Tuple[int, int, int, int]],
+                     gap_frac: float) -> List[Tuple[int, int, int, int]]:
+    """Merge boxes that share most of their rows and are closer than gap_frac of height."""
+    boxes = sorted(boxes)
+    merged = True
+    while merged and len(boxes) > 1:
+        merged = False
+        out: List[Tuple[int, int, int, int]] = []
+        for box in boxes:
+            for i, other in enumerate(out):
+                if _same_object(box, other, gap_frac):
+                    x0, y0 = min(box[0], other[0]), min(box[1], other[1])
+                    x1 = max(box[0] + box[2], other[0] + other[2])
+                    y1 = max(box[1] + box[3], other[1] + other[3])
+                    out[i] = (x0, y0, x1 - x0, y1 - y0)
+                    merged = True
+                    break
+            else:
+                out.append(box)
+        boxes = sorted(out)
+    return boxes
+
+
+def _same_object(a, b, gap_frac: float) -> bool:
+    overlap_y = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if overlap_y < 0.6 * min(a[3], b[3]):
+        return False
+    gap_x = max(a[0], b[0]) - min(a[0] + a[2], b[0] + b[2])
+    return gap_x <= gap_frac * max(a[3], b[3])
+
+
+# --------------------------------------------------------------------------- dnn
+
+# COCO class names by the 0-based index of the 80 contiguous classes (YOLO, ONNX
+# exports) and by the 1-based ids with gaps of the 90-id TensorFlow/Caffe SSD models.
+_COCO80 = {0: 'person', 1: 'bicycle', 2: 'car', 3: 'motorcycle', 5: 'bus', 7: 'truck'}
+_COCO90 = {1: 'person', 2: 'bicycle', 3: 'car', 4: 'motorcycle', 6: 'bus', 8: 'truck'}
+VEHICLE_CLASSES = ('car', 'motorcycle', 'bus', 'truck')
+
+
+class DetectorError(RuntimeError):
+    """A back-end cannot start: a missing or unreadable model, a bad setting."""
+
+
+@dataclass(frozen=True)
+class DnnConfig:
+    """
+    Settings of :class:`DnnDetector`.
+
+    ``input_size`` is the network's square input; ``scale`` / ``mean`` / ``swap_rb``
+    the blob preprocessing (defaults fit TensorFlow SSD-MobileNet graphs; a YOLO ONNX
+    export wants scale 1/255 and mean 0). ``classes`` are the COCO names kept.
+    """
+
+    model_path: str
+    config_path: str = ''
+    input_size: int = 300
+    scale: float = 1.0 / 127.5
+    mean: float = 127.5
+    swap_rb: bool = True
+    confidence: float = 0.5
+    nms_threshold: float = 0.4
+    classes: Tuple[str, ...] = VEHICLE_CLASSES
+
+
+class DnnDetector(Detector):
+    """
+    A COCO object detector run with OpenCV's dnn module (CPU), for any camera.
+
+    Reads what ``cv2.dnn.readNet`` reads (TensorFlow .pb + .pbtxt, Caffe, Darknet,
+    ONNX). Two output layouts are understood:
+
+    - SSD style: a DetectionOutput blob ``[1, 1, N, 7]`` of
+      ``(image, class_id, score, x0, y0, x1, y1)`` normalised; class ids are the 90-id
+      COCO ids (1 = person, 3 = car);
+    - YOLO style: ``[1, N, 5 + 80]`` (v5: centre x, y, w, h, objectness, class scores)
+      or ``[1, 4 + 80, N]`` (v8: no objectness, transposed), in input pixels; class
+      ids are the 80 contiguous COCO indices (0 = person, 2 = car).
+
+    Boxes below ``confidence`` are dropped, the rest go through per-class NMS at
+    ``nms_threshold``, and only ``classes`` are kept.
+    """
+
+    name = 'dnn'
+
+    def __init__(self, config: DnnConfig) -> None:
+        self.config = config
+        model = Path(config.model_path) if config.model_path else None
+        if model is None or not model.is_file():
+            raise DetectorError(f'dnn model file {config.model_path or "(empty)"!r} not '
+                                'found: set model_path to the network file')
+        if config.config_path and not Path(config.config_path).is_file():
+            raise DetectorError(f'dnn config file {config.config_path!r} not found')
+        try:
+            self._net = cv2.dnn.readNet(str(model), config.config_path)
+        except cv2.error as error:
+            raise DetectorError(f'OpenCV cannot read the dnn model {model}: '
+                                f'{str(error).strip().splitlines()[-1]}') from error
+        self._outputs = self._net.getUnconnectedOutLayersNames()
+        self._wanted = frozenset(config.classes)
+
+    def detect(self, image: np.ndarray, *,
+               metadata: Optional[Mapping[str, Any]] = None) -> List[Detection]:
+        c = self.config
+        h, w = image.shape[:2]
+        blob = cv2.dnn.blobFromImage(image, c.scale, (c.input_size, c.input_size),
+                                     (c.mean, c.mean, c.mean), swapRB=c.swap_rb, crop=False)
+        self._net.setInput(blob)
+        outputs = self._net.forward(self._outputs)
+        out = outputs[0]
+        if out.ndim == 4 and out.shape[-1] == 7:
+            candidates = _ssd_candidates(out.reshape(-1, 7), w, h)
+        else:
+            candidates = _yolo_candidates(out.reshape(out.shape[-2], out.shape[-1]),
+                                          w, h, c.input_size)
+        candidates = [(box, score, cls) for box, score, cls in candidates
+                      if score >= c.confidence and cls in self._wanted]
+        detections = []
+        for cls in sorted({cls for _, _, cls in candidates}):
+            group = [(box, score) for box, score, name in candidates if name == cls]
+            keep = cv2.dnn.NMSBoxes([list(b) for b, _ in group], [s for _, s in group],
+                                    c.confidence, c.nms_threshold)
+            for i in np.array(keep).flatten():
+                box, score = group[int(i)]
+                detections.append(Detection(box=box, score=round(float(score), 3), cls=cls))
+        return detections
+
+
+def _clip_box(x0: float, y0: float, x1: float, y1: float, w: int,
+              h: int) -> Tuple[int, int, int, int]:
+    x0, y0 = int(round(max(0.0, x0))), int(round(max(0.0, y0)))
+    x1, y1 = int(round(min(float(w), x1))), int(round(min(float(h), y1)))
+    return (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
+
+def _ssd_candidates(rows: np.ndarray, w: int, h: int):
+    out = []
+    for _, class_id, score, x0, y0, x1, y1 in rows:
+        name = _COCO90.get(int(class_id))
+        if name is not None:
+            box = _clip_box(x0 * w, y0 * h, x1 * w, y1 * h, w, h)
+            if box[2] > 0 and box[3] > 0:
+                out.append((box, float(score), name))
+    return out
+
+
+def _yolo_candidates(rows: np.ndarray, w: int, h: int, size: int):
+    if rows.shape[1] not in (84, 85) and rows.shape[0] in (84, 85):
+        rows = rows.T  # v8 exports are [4 + classes, N]
+    objectness = rows.shape[1] == 85
+    scores = rows[:, 5:] * rows[:, 4:5] if objectness else rows[:, 4:]
+    class_ids = scores.argmax(axis=1)
+    best = scores[np.arange(len(rows)), class_ids]
+    sx, sy = w / float(size), h / float(size)
+    out = []
+    for i in np.flatnonzero(best >= 0.05):
+        name = _COCO80.get(int(class_ids[i]))
+        if name is None:
+            continue
+        cx, cy, bw, bh = rows[i, :4]
+        box = _clip_box((cx - bw / 2) * sx, (cy - bh / 2) * sy, (cx + bw / 2) * sx,
+                        (cy + bh / 2) * sy, w, h)
+        if box[2] > 0 and box[3] > 0:
+            out.append((box, float(best[i]), name))
+    return out
+
+
+# --------------------------------------------------------------------------- imx500
+
+
+class Imx500Detector(Detector):
+    """
+    Boxes the IMX500 computed on the sensor, taken from the frame's metadata.
+
+    Reads ``metadata['camera']['imx500_detections']`` (``IMX500_KEY``): a list of
+    ``{"box": [x, y, w, h], "score": float, "class": str}``, box normalised to 0..1 of
+    the image. Entries that are malformed are skipped with a debug log line; boxes are
+    clipped to the image. A frame without the key has no detections.
+    """
+
+    name = 'imx500'
+
+    def __init__(self, *, classes: Optional[Sequence[str]] = None) -> None:
+        self._classes = None if classes is None else frozenset(classes)
+
+    def detect(self, image: np.ndarray, *,
+               metadata: Optional[Mapping[str, Any]] = None) -> List[Detection]:
+        h, w = image.shape[:2]
+        camera = (metadata or {}).get('camera') or {}
+        entries = camera.get(IMX500_KEY) if isinstance(camera, Mapping) else None
+        detections = []
+        for entry in entries if isinstance(entries, list) else []:
+            try:
+                x, y, bw, bh = (float(v) for v in entry['box'])
+                score, cls = float(entry['score']), str(entry.get('class', 'vehicle'))
+            except (KeyError, TypeError, ValueError):
+                _log.debug('skipped malformed %s entry %r', IMX500_KEY, entry)
+                continue
+            if self._classes is not None and cls not in self._classes:
+                continue
+            x0, y0 = max(0.0, x) * w, max(0.0, y) * h
+            x1, y1 = min(1.0, x + bw) * w, min(1.0, y + bh) * h
+            if x1 - x0 < 1.0 or y1 - y0 < 1.0 or not math.isfinite(score):
+                continue
+            detections.append(Detection(
+                box=(int(round(x0)), int(round(y0)), int(round(x1 - x0)),
+                     int(round(y1 - y0))), score=score, cls=cls))
+        return detections
+
+
+def make_detector(backend: str, *, region: Polygon,
+                  motion: Optional[MotionConfig] = None,
+                  dnn: Optional[DnnConfig] = None,
+                  classes: Optional[Sequence[str]] = None) -> Detector:
+    """Return the back-end named backend; DetectorError saying why it cannot start."""
+    if backend == 'motion':
+        return MotionDetector(motion, region=region)
+    if backend == 'dnn':
+        if dnn is None:
+            raise DetectorError('the dnn back-end needs a model: set model_path')
+        return DnnDetector(dnn)
+    if backend == 'imx500':
+        return Imx500Detector(classes=classes)
+    raise DetectorError(f'unknown backend {backend!r}: use one of {", ".join(BACKENDS)}')
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclass
+class FrameAnalysis:
+    """What one frame gave: kept detections with track ids, new crossings, totals."""
+
+    detections: List[Detection]
+    track_ids: List[Optional[int]]
+    crossings: List[LineCrossing]
+    counts: Dict[str, int]
+    threshold: float
+    status: str
+    processing_ms: float
+    image_size: Tuple[int, int]
+
+
+@dataclass
+class AnalyzerStats:
+    """Running figures for health: frames, detections, timings."""
+
+    frames: int = 0
+    frames_with_detections: int = 0
+    detections: int = 0
+    dropped_stale: int = 0
+    lighting_changes: int = 0
+    last_status: str = '-'
+    last_analysis_time: Optional[float] = None
+    processing_ms: List[float] = field(default_factory=list)
+
+
+class VehicleAnalyzer:
+    """
+    Detector + adaptive threshold + road region + tracker: one call per frame.
+
+    The region test uses each box's ground point (bottom centre), so a tall vehicle
+    whose roof rises above the drawn road still counts, and movement outside the road
+    (trees, clouds, pedestrians on the far verge) does not.
+    """
+
+    def __init__(self, detector: Detector, *, region: Polygon,
+                 counting_line: Sequence[float], base_threshold: float = 0.5,
+                 tracker: Optional[Tracker] = None) -> None:
+        self.detector = detector
+        self.region = region
+        self.base_threshold = float(base_threshold)
+        self.tracker = tracker or Tracker(counting_line=counting_line)
+        self.sky_condition: Optional[str] = None
+        self.stats = AnalyzerStats()
+        self._region_px: Optional[np.ndarray] = None
+        self._region_size: Optional[Tuple[int, int]] = None
+
+    @property
+    def threshold(self) -> float:
+        """Return the confidence threshold in force for the current sky condition."""
+        return adaptive_threshold(self.base_threshold, self.sky_condition)
+
+    def _in_region(self, point: Tuple[float, float], size: Tuple[int, int]) -> bool:
+        if self._region_size != size:
+            w, h = size
+            self._region_px = np.array([[x * w, y * h] for x, y in self.region], np.float32)
+            self._region_size = size
+        return cv2.pointPolygonTest(self._region_px, point, False) >= 0
+
+    def analyze(self, image: np.ndarray, *, t: float,
+                metadata: Optional[Mapping[str, Any]] = None) -> FrameAnalysis:
+        """Analyse the frame captured at t (epoch or scene seconds)."""
+        start = time.perf_counter()
+        h, w = image.shape[:2]
+        threshold = self.threshold
+        found = self.detector.detect(image, metadata=metadata)
+        kept = [d for d in found if d.score >= threshold and self._in_region(d.ground, (w, h))]
+        ids, crossings = self.tracker.update(
+            [d.box for d in kept], t=t, frame_size=(w, h),
+            features=[appearance(image, d.box) for d in kept])
+        elapsed = 1000.0 * (time.perf_counter() - start)
+        status = self.detector.status
+        s = self.stats
+        s.frames += 1
+        s.frames_with_detections += bool(kept)
+        s.detections += len(kept)
+        s.lighting_changes += status == 'lighting_change'
+        s.last_status = status
+        s.last_analysis_time = time.time()
+        s.processing_ms = (s.processing_ms + [elapsed])[-100:]
+        return FrameAnalysis(detections=kept, track_ids=ids, crossings=crossings,
+                             counts=dict(self.tracker.counts), threshold=threshold,
+                             status=status, processing_ms=elapsed, image_size=(w, h))
+
+
+def detections_message(analysis: FrameAnalysis, *, stamp_sec: int, stamp_nanosec: int,
+                       frame_id: str, backend: str,
+                       sky_condition: Optional[str]) -> Dict[str, Any]:
+    """
+    Return the ``vehicles/detections`` JSON object of one frame.
+
+    Schema (version 1)::
+
+        schema_version   1
+        stamp            {"sec": int, "nanosec": int}: header.stamp of the source frame
+        frame_id         header.frame_id of the source frame
+        image_size       [width, height] of the analysed image, pixels
+        backend          motion | dnn | imx500
+        status           ok | warming_up | lighting_change (motion back-end)
+        sky_condition    the latest sky/condition label, or null
+        threshold        confidence threshold applied (adaptive, in [0.1, 0.9])
+        detections       list of {"box": [x, y, w, h] pixels of image_size,
+                         "class": str, "score": float 0..1, "track_id": int}
+        vehicle_count    len(detections)
+        crossings        crossings in this frame: [{"track_id": int, "direction": str}]
+        counts           {direction: int}: crossings since the node was configured
+        processing_ms    detection + tracking time of this frame
+    """
+    return {
+        'schema_version': SCHEMA_VERSION,
+        'stamp': {'sec': int(stamp_sec), 'nanosec': int(stamp_nanosec)},
+        'frame_id': frame_id,
+        'image_size': list(analysis.image_size),
+        'backend': backend,
+        'status': analysis.status,
+        'sky_condition': sky_condition,
+        'threshold': round(analysis.threshold, 3),
+        'detections': [
+            {'box': [int(v) for v in d.box], 'class': d.cls, 'score': round(d.score, 3),
+             'track_id': track_id}
+            for d, track_id in zip(analysis.detections, analysis.track_ids)],
+        'vehicle_count': len(analysis.detections),
+        'crossings': [{'track_id': c.track_id, 'direction': c.direction}
+                      for c in analysis.crossings],
+        'counts': dict(analysis.counts),
+        'processing_ms': round(analysis.processing_ms, 2),
+    }
+
+
+def detector_health(stats: AnalyzerStats, *, now: float, max_age_s: float,
+                    backend: str) -> Health:
+    """
+    Judge a vehicle detector from its AnalyzerStats.
+
+    STALE before the first frame; WARN when no frame was analysed for 5 x max_age_s
+    (at least 10 s: is the provider publishing?), while the motion model warms up, or
+    when the median frame takes over a second (the detector cannot keep up with 1 fps).
+    """
+    times = sorted(stats.processing_ms)
+    median = times[len(times) // 2] if times else None
+    last = stats.last_analysis_time
+    values = {
+        'backend': backend,
+        'frames_analysed': stats.frames,
+        'frames_with_detections': stats.frames_with_detections,
+        'detections': stats.detections,
+        'dropped_stale': stats.dropped_stale,
+        'lighting_changes': stats.lighting_changes,
+        'last_status': stats.last_status,
+        'last_frame_age_s': '-' if last is None else round(now - last, 3),
+        'processing_median_ms': '-' if median is None else round(median, 2),
+    }
+    if last is None:
+        return Health(Level.STALE, 'no frame analysed yet', values)
+    quiet = max(10.0, 5.0 * max_age_s)
+    if now - last > quiet:
+        return Health(Level.WARN, f'no frame analysed for {now - last:.0f} s', values)
+    if stats.last_status == 'warming_up':
+        return Health(Level.WARN, 'learning the background', values)
+    if median is not None and median > 1000.0:
+        return Health(Level.WARN, f'median analysis time {median:.0f} ms is too slow',
+                      values)
+    return Health(Level.OK, 'analysing', values)
+
+
+def draw_analysis(image: np.ndarray, analysis: FrameAnalysis, *,
+                  counting_line: Sequence[float], region: Optional[Polygon] = None,
+                  sky_condition: Optional[str] = None) -> np.ndarray:
+    """Return a copy of image with boxes, track ids, region, line, counts and sky drawn."""
+    out = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    h, w = out.shape[:2]
+    thick = max(1, round(w / 500))
+    font = max(0.4, w / 1600)
+    if region is not None:
+        pts = np.array([[round(x * (w - 1)), round(y * (h - 1))] for x, y in region],
+                       np.int32)
+        cv2.polylines(out, [pts], True, (255, 160, 0), thick)
+    (x1, y1), (x2, y2) = parse_line(counting_line)
+    cv2.line(out, (round(x1 * (w - 1)), round(y1 * (h - 1))),
+             (round(x2 * (w - 1)), round(y2 * (h - 1))), (0, 255, 255), thick + 1)
+    for d, track_id in zip(analysis.detections, analysis.track_ids):
+        x, y, bw, bh = d.box
+        cv2.rectangle(out, (x, y), (x + bw, y + bh), (0, 255, 0), thick)
+        cv2.putText(out, f'#{track_id} {d.cls} {d.score:.2f}', (x, max(12, y - 4)),
+                    cv2.FONT_HERSHEY_SIMPLEX, font, (0, 255, 0), thick, cv2.LINE_AA)
+    counts = '  '.join(f'{k}: {v}' for k, v in analysis.counts.items())
+    lines = [counts, f'sky: {sky_condition or "unknown"}  threshold {analysis.threshold:.2f}']
+    for i, text in enumerate(lines):
+        org = (8, round((i + 1) * 30 * font + 6))
+        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thick + 2,
+                    cv2.LINE_AA)
+        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, font, (255, 255, 255), thick,
+                    cv2.LINE_AA)
+    return out

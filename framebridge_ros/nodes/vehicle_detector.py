@@ -1,0 +1,342 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+vehicle_detector: detects, tracks and counts vehicles in the analysis frames, as a lifecycle node.
+
+Subscribes:
+
+    camera/image_scaled   sensor_msgs/Image (``image_topic``), newest frame only
+    camera/metadata       std_msgs/String, the frames' metadata JSON, latched (imx500
+                          back-end: the boxes computed on the sensor)
+    sky/condition         std_msgs/String, latched: the sky label moves the threshold
+
+Publishes:
+
+    vehicles/detections       std_msgs/String JSON, reliable (schema below)
+    vehicles/image_annotated  sensor_msgs/Image, the frame with boxes, track ids, the
+                              counting line, counts and the sky label drawn; only while
+                              someone subscribes; QoS as the camera images
+    /diagnostics              diagnostic_msgs/DiagnosticArray, once a second
+
+A frame older than ``max_age_s`` on receipt (capture time in header.stamp to now) is
+dropped and counted in the diagnostics.
+
+vehicles/detections schema (version 1), one JSON object per analysed frame::
+
+    schema_version   1
+    stamp            {"sec", "nanosec"}: header.stamp of the source frame (capture time)
+    frame_id         header.frame_id of the source frame
+    image_size       [width, height] of the analysed image, pixels
+    backend          motion | dnn | imx500
+    status           ok | warming_up | lighting_change
+    sky_condition    the last sky/condition label, or null
+    threshold        confidence threshold applied (adaptive to the sky, in [0.1, 0.9])
+    detections       [{"box": [x, y, w, h] in pixels of image_size, "class": str,
+                       "score": float, "track_id": int}]
+    vehicle_count    len(detections)
+    crossings        crossings in this frame: [{"track_id": int, "direction": str}]
+    counts           {direction: int}: crossings since configure
+    processing_ms    detection + tracking time of this frame
+
+Parameters ``road_region`` (flat list of normalised x, y pairs) and ``counting_line``
+(x1, y1, x2, y2, normalised) are double arrays; the rest are listed in
+``DETECTOR_PARAMS`` and the motion back-end's ``motion_params()``.
+
+Lifecycle: configure checks parameters and builds the back-end (a missing model, a
+region outside [0, 1] or an unknown backend fail with a log line saying what to fix);
+activate subscribes; deactivate unsubscribes; cleanup releases everything.
+"""
+
+import json
+import time
+from typing import Dict, List, Optional
+
+from diagnostic_msgs.msg import DiagnosticArray
+from framebridge_ros.core.frames import check_freshness, FrameRejected
+from framebridge_ros.core.params import ParameterError, ParamSpec
+from framebridge_ros.core.tracking import parse_line, Tracker
+from framebridge_ros.core.vehicles import (
+    BACKENDS, DEFAULT_ROAD_REGION, detections_message, detector_health, DetectorError,
+    DnnConfig, draw_analysis, make_detector, motion_config, motion_params, parse_region,
+    VEHICLE_CLASSES, VehicleAnalyzer)
+from framebridge_ros.ros_glue import (
+    declare_params, frame_qos, health_array, image_to_msg, latched_qos, LoggerBridge,
+    msg_to_image, parameter_guard, read_params, sensor_qos, stamp_to_epoch)
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+__all__ = ['DETECTOR_PARAMS', 'VehicleDetector', 'main']
+
+DETECTOR_PARAMS = (
+    ParamSpec('image_topic', 'camera/image_scaled', 'Frames to analyse (sensor_msgs/Image).'),
+    ParamSpec('metadata_topic', 'camera/metadata', 'Frame metadata JSON (latched); the '
+              'imx500 back-end reads its boxes there.'),
+    ParamSpec('sky_topic', 'sky/condition', 'Sky condition JSON (latched) that moves the '
+              'confidence threshold.'),
+    ParamSpec('backend', 'motion', 'Detection back-end.', choices=BACKENDS),
+    ParamSpec('model_path', '', 'dnn: network file (.pb, .onnx, .caffemodel, .weights).'),
+    ParamSpec('model_config', '', 'dnn: its text config (.pbtxt, .prototxt, .cfg), if any.'),
+    ParamSpec('dnn_input_size', 300, 'dnn: square network input, pixels.',
+              min_value=32, max_value=2048),
+    ParamSpec('dnn_scale', 1.0 / 127.5, 'dnn: pixel scale of the input blob.',
+              min_value=0.0, max_value=10.0),
+    ParamSpec('dnn_mean', 127.5, 'dnn: mean subtracted from each channel.',
+              min_value=0.0, max_value=255.0),
+    ParamSpec('classes', list(VEHICLE_CLASSES), 'COCO class names kept (dnn, imx500).'),
+    ParamSpec('confidence_threshold', 0.5, 'Base score threshold; the sky moves it.',
+              min_value=0.0, max_value=1.0),
+    ParamSpec('nms_threshold', 0.4, 'dnn: IoU of non-maximum suppression.',
+              min_value=0.0, max_value=1.0),
+    ParamSpec('adaptive_threshold', True, 'Move the threshold with sky/condition.'),
+    ParamSpec('max_age_s', 5.0, 'Frames older than this on receipt are dropped; also the '
+              'lifespan of vehicles/image_annotated.', min_value=0.1, max_value=3600.0),
+    ParamSpec('publish_annotated', True, 'Publish vehicles/image_annotated (drawn only '
+              'while subscribed).'),
+    ParamSpec('max_missed', 2, 'Frames a track may go unseen before it ends.',
+              min_value=0, max_value=100),
+) + motion_params()
+
+_ARRAYS = {
+    'road_region': (list(DEFAULT_ROAD_REGION), parse_region,
+                    'Road polygon, flat list of normalised x, y pairs (>= 3 points). Only '
+                    'objects whose bottom centre lies inside are kept.'),
+    'counting_line': ([0.5, 0.0, 0.5, 1.0], parse_line,
+                      'Counting line x1, y1, x2, y2, normalised.'),
+}
+_CORE_LOGGERS = ('framebridge.vehicles',)
+
+
+class VehicleDetector(LifecycleNode):
+    """Detects, tracks and counts vehicles; see the module docstring."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__('vehicle_detector', **kwargs)
+        declare_params(self, DETECTOR_PARAMS)
+        for name, (default, _, text) in _ARRAYS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(
+                name=name, type=Parameter.Type.DOUBLE_ARRAY.value, description=text))
+        self.add_on_set_parameters_callback(parameter_guard(DETECTOR_PARAMS))
+        self.add_on_set_parameters_callback(self._guard_arrays)
+        self._bridge = LoggerBridge(self.get_logger())
+        for name in _CORE_LOGGERS:
+            self._bridge.attach(name)
+        self._params: dict = {}
+        self._analyzer: Optional[VehicleAnalyzer] = None
+        self._detections_pub = self._annotated_pub = None
+        self._inputs: List = []
+        self._metadata: Dict[float, dict] = {}
+        self._sky_condition: Optional[str] = None
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self.frames_analysed = 0
+
+    # --- parameters -----------------------------------------------------------------
+
+    def _guard_arrays(self, parameters) -> SetParametersResult:
+        for parameter in parameters:
+            if parameter.name in _ARRAYS:
+                try:
+                    _ARRAYS[parameter.name][1](list(parameter.value))
+                except (TypeError, ValueError) as error:
+                    return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    def _read_all(self) -> dict:
+        params = read_params(self, DETECTOR_PARAMS)
+        for name, (_, parse, _) in _ARRAYS.items():
+            try:
+                params[name] = parse(list(self.get_parameter(name).value))
+            except (TypeError, ValueError) as error:
+                raise ParameterError(f'{name}: {error}') from None
+        return params
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self._params = p = self._read_all()
+            if p['backend'] not in BACKENDS:  # choices already say so; kept for clarity
+                raise DetectorError(f'unknown backend {p["backend"]!r}')
+            dnn = None
+            if p['backend'] == 'dnn':
+                dnn = DnnConfig(model_path=p['model_path'], config_path=p['model_config'],
+                                input_size=p['dnn_input_size'], scale=p['dnn_scale'],
+                                mean=p['dnn_mean'], confidence=p['confidence_threshold'],
+                                nms_threshold=p['nms_threshold'],
+                                classes=tuple(p['classes']))
+            detector = make_detector(p['backend'], region=p['road_region'],
+                                     motion=motion_config(p), dnn=dnn,
+                                     classes=p['classes'])
+        except (ParameterError, DetectorError, ValueError) as error:
+            self.get_logger().error(f'configure failed: {error}; fix it and configure again')
+            return TransitionCallbackReturn.FAILURE
+        line = [v for point in p['counting_line'] for v in point]
+        self._analyzer = VehicleAnalyzer(
+            detector, region=p['road_region'], counting_line=line,
+            base_threshold=p['confidence_threshold'],
+            tracker=Tracker(counting_line=line, max_missed=p['max_missed']))
+        # Reliable: a consumer counting vehicles must not lose a frame's result to the
+        # network; volatile: old results mean nothing to a late joiner.
+        self._detections_pub = self.create_lifecycle_publisher(
+            String, 'vehicles/detections', QoSProfile(
+                history=HistoryPolicy.KEEP_LAST, depth=10,
+                reliability=ReliabilityPolicy.RELIABLE,
+                durability=DurabilityPolicy.VOLATILE))
+        if p['publish_annotated']:
+            self._annotated_pub = self.create_lifecycle_publisher(
+                Image, 'vehicles/image_annotated', frame_qos(p['max_age_s']))
+        self.get_logger().info(
+            f'configured: backend={p["backend"]}, {p["image_topic"]}, threshold '
+            f'{p["confidence_threshold"]:g} (adaptive: {p["adaptive_threshold"]})')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)
+        p = self._params
+        # Newest frame only: a slow analysis skips frames instead of queueing them.
+        self._inputs = [
+            self.create_subscription(Image, p['image_topic'], self._on_image, sensor_qos(1)),
+            self.create_subscription(String, p['sky_topic'], self._on_sky, latched_qos()),
+        ]
+        if p['backend'] == 'imx500':
+            self._inputs.append(self.create_subscription(
+                String, p['metadata_topic'], self._on_metadata, latched_qos()))
+        self.get_logger().info('analysing frames')
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._unsubscribe()
+        self.get_logger().info('paused: not analysing')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.get_logger().error('error in a transition; releasing everything')
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _unsubscribe(self) -> None:
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs = []
+
+    def _release(self) -> None:
+        self._unsubscribe()
+        for name in ('_detections_pub', '_annotated_pub'):
+            publisher = getattr(self, name)
+            if publisher is not None:
+                self.destroy_publisher(publisher)
+                setattr(self, name, None)
+        self._analyzer = None
+        self._metadata.clear()
+
+    # --- callbacks ------------------------------------------------------------------
+
+    def _on_sky(self, message: String) -> None:
+        try:
+            condition = json.loads(message.data).get('condition')
+        except (ValueError, AttributeError):
+            self.get_logger().warning('ignored a sky/condition message that is not JSON')
+            return
+        self._sky_condition = condition if isinstance(condition, str) else None
+
+    def _on_metadata(self, message: String) -> None:
+        try:
+            metadata = json.loads(message.data)
+            capture_time = float(metadata['capture_time'])
+        except (ValueError, KeyError, TypeError):
+            return
+        self._metadata[round(capture_time, 3)] = metadata
+        while len(self._metadata) > 8:  # a few frames of slack between the two topics
+            self._metadata.pop(next(iter(self._metadata)))
+
+    def _on_image(self, message: Image) -> None:
+        analyzer = self._analyzer
+        if analyzer is None:
+            return
+        p = self._params
+        capture_time = stamp_to_epoch(message.header.stamp)
+        try:
+            check_freshness(capture_time, now=time.time(), max_age_s=p['max_age_s'])
+            image = msg_to_image(message)
+        except FrameRejected as error:
+            analyzer.stats.dropped_stale += 1
+            self.get_logger().debug(f'frame dropped: {error}')
+            return
+        except ValueError as error:
+            self.get_logger().warning(f'frame skipped: {error}', throttle_duration_sec=10.0)
+            return
+        analyzer.sky_condition = self._sky_condition if p['adaptive_threshold'] else None
+        analysis = analyzer.analyze(image, t=capture_time,
+                                    metadata=self._metadata.get(round(capture_time, 3)))
+        self.frames_analysed += 1
+        body = detections_message(
+            analysis, stamp_sec=message.header.stamp.sec,
+            stamp_nanosec=message.header.stamp.nanosec, frame_id=message.header.frame_id,
+            backend=p['backend'], sky_condition=self._sky_condition)
+        self._detections_pub.publish(String(data=json.dumps(body)))
+        annotated = self._annotated_pub
+        if annotated is not None and annotated.get_subscription_count() > 0:
+            line = [v for point in p['counting_line'] for v in point]
+            drawn = draw_analysis(image, analysis, counting_line=line,
+                                  region=p['road_region'], sky_condition=self._sky_condition)
+            annotated.publish(image_to_msg(drawn, stamp=message.header.stamp,
+                                           frame_id=message.header.frame_id))
+
+    # --- diagnostics ----------------------------------------------------------------
+
+    def _publish_diagnostics(self) -> None:
+        analyzer = self._analyzer
+        if analyzer is None:
+            return
+        health = detector_health(analyzer.stats, now=time.time(),
+                                 max_age_s=self._params['max_age_s'],
+                                 backend=self._params['backend'])
+        self._diagnostics_pub.publish(health_array(
+            self, {f'{self.get_name()}: vehicles': health}))
+
+    def destroy_node(self) -> None:
+        for name in _CORE_LOGGERS:
+            self._bridge.detach(name)
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = VehicleDetector()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

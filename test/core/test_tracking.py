@@ -1,0 +1,160 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tests of the low-frame-rate tracker and line counting, with known answers."""
+
+from framebridge_ros.core.tracking import box_iou, parse_line, Tracker
+import numpy as np
+import pytest
+
+W, H = 1000, 600
+
+
+@pytest.mark.parametrize('a, b, expected', [
+    ((0, 0, 10, 10), (0, 0, 10, 10), 1.0),
+    ((0, 0, 10, 10), (5, 0, 10, 10), 50 / 150),
+    ((0, 0, 10, 10), (10, 0, 10, 10), 0.0),
+    ((0, 0, 10, 10), (2, 2, 5, 5), 25 / 100),
+    ((0, 0, 0, 0), (0, 0, 0, 0), 0.0),
+])
+def test_box_iou(a, b, expected):
+    assert box_iou(a, b) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize('values, message', [
+    ((0.5, 0.0, 0.5), '4 numbers'),
+    ((0.5, 0.0, 0.5, 1.2), 'within [0, 1]'),
+    ((0.5, -0.1, 0.5, 1.0), 'within [0, 1]'),
+    ((0.3, 0.3, 0.3, 0.3), 'differ'),
+    ((float('nan'), 0.0, 0.5, 1.0), 'within [0, 1]'),
+])
+def test_parse_line_rejects(values, message):
+    with pytest.raises(ValueError, match=message.replace('[', r'\[').replace(']', r'\]')):
+        parse_line(values)
+
+
+def _feature(colour_index: int) -> np.ndarray:
+    """Return a one-hot appearance histogram: different indices never look alike."""
+    f = np.zeros(96, np.float32)
+    f[colour_index] = 1.0
+    return f
+
+
+def _run(tracker, frames, features=None):
+    all_ids, crossings = [], []
+    for t, boxes in enumerate(frames):
+        ids, crossed = tracker.update(boxes, t=float(t), frame_size=(W, H),
+                                      features=None if features is None else features[t])
+        all_ids.append(ids)
+        crossings += crossed
+    return all_ids, crossings
+
+
+@pytest.mark.parametrize('speed', [-300.0, -150.0, 150.0, 300.0])
+def test_one_vehicle_at_one_fps_keeps_its_id_and_crosses_once(speed):
+    x0 = 880.0 if speed < 0 else 20.0
+    frames = [[(x0 + speed * t, 300.0, 100.0, 30.0)] for t in range(6)
+              if -100 < x0 + speed * t < W]
+    ids, crossings = _run(Tracker(), frames)
+    assert len({i[0] for i in ids}) == 1
+    assert [c.direction for c in crossings] == (
+        ['right_to_left'] if speed < 0 else ['left_to_right'])
+
+
+def test_close_followers_in_one_lane_are_told_apart_by_colour():
+    # The car behind reaches, a frame later, almost where the car ahead was: position
+    # alone would hand the lead car's track to the follower.
+    lead = [100.0 + 280.0 * t for t in range(4)]
+    follow = [x - 260.0 for x in lead]
+    frames, features = [], []
+    for t in range(4):
+        boxes, feats = [], []
+        for x, colour in ((lead[t], 3), (follow[t], 40)):
+            if 0 <= x < W:
+                boxes.append((x, 300.0, 100.0, 30.0))
+                feats.append(_feature(colour))
+        frames.append(boxes)
+        features.append(feats)
+    tracker = Tracker()
+    ids, crossings = _run(tracker, frames, features)
+    lead_ids = {ids[t][0] for t in range(4)}
+    assert len(lead_ids) == 1
+    assert tracker.counts == {'left_to_right': 2, 'right_to_left': 0}
+    assert len({c.track_id for c in crossings}) == 2
+
+
+def test_lane_flow_prior_links_a_new_track_to_its_next_detection():
+    # Teach the lane's flow with one vehicle, then a fast one appears: its first step
+    # (3/4 of its lane's speed again) is found through the prior.
+    tracker = Tracker()
+    frames = [[(900.0 - 200.0 * t, 200.0, 80.0, 25.0)] for t in range(5)]
+    frames += [[(950.0, 200.0, 80.0, 25.0)], [(600.0, 200.0, 80.0, 25.0)],
+               [(250.0, 200.0, 80.0, 25.0)]]
+    ids, crossings = _run(tracker, frames)
+    assert ids[5][0] == ids[6][0] == ids[7][0]
+    assert tracker.counts['right_to_left'] == 2
+
+
+def test_missed_frame_is_bridged_and_crossing_still_counted():
+    frames = [[(100.0, 300.0, 100.0, 30.0)], [(350.0, 300.0, 100.0, 30.0)], [],
+              [(850.0, 300.0, 100.0, 30.0)]]
+    ids, crossings = _run(Tracker(), frames)
+    assert ids[0] == ids[1] == ids[3]
+    assert len(crossings) == 1
+
+
+def test_track_ends_after_max_missed_frames():
+    frames = [[(100.0, 300.0, 100.0, 30.0)], [(200.0, 300.0, 100.0, 30.0)], [], [], [],
+              [(700.0, 300.0, 100.0, 30.0)]]
+    ids, _ = _run(Tracker(max_missed=2), frames)
+    assert ids[5][0] != ids[0][0]
+
+
+def test_jitter_on_the_line_counts_once():
+    xs = [300.0, 420.0, 460.0, 440.0, 470.0, 520.0]
+    ids, crossings = _run(Tracker(), [[(x, 300.0, 100.0, 30.0)] for x in xs])
+    assert len(crossings) == 1
+
+
+@pytest.mark.parametrize('line, motion, direction', [
+    ((0.5, 0.0, 0.5, 1.0), (200.0, 0.0), 'left_to_right'),
+    ((0.5, 0.0, 0.5, 1.0), (-200.0, 0.0), 'right_to_left'),
+    ((0.0, 0.5, 1.0, 0.5), (0.0, 120.0), 'top_to_bottom'),
+    ((0.0, 0.5, 1.0, 0.5), (0.0, -120.0), 'bottom_to_top'),
+])
+def test_direction_names_follow_the_line(line, motion, direction):
+    x, y = (450.0, 290.0)
+    start = (x - 2 * motion[0], y - 2 * motion[1])
+    frames = [[(start[0] + motion[0] * t - 50, start[1] + motion[1] * t - 15, 100.0, 30.0)]
+              for t in range(5)]
+    tracker = Tracker(counting_line=line)
+    _, crossings = _run(tracker, frames)
+    assert [c.direction for c in crossings] == [direction]
+    assert tracker.counts[direction] == 1
+
+
+def test_unrelated_sizes_and_rows_are_not_linked():
+    frames = [[(100.0, 100.0, 100.0, 30.0)], [(300.0, 400.0, 100.0, 30.0)],
+              [(500.0, 100.0, 300.0, 120.0)]]
+    ids, _ = _run(Tracker(), frames)
+    assert len({i[0] for i in ids}) == 3
+
+
+def test_time_going_back_resets():
+    tracker = Tracker()
+    _run(tracker, [[(100.0 + 250.0 * t, 300.0, 100.0, 30.0)] for t in range(4)])
+    assert tracker.counts['left_to_right'] == 1
+    tracker.update([(100.0, 300.0, 100.0, 30.0)], t=0.5, frame_size=(W, H))
+    assert tracker.counts['left_to_right'] == 0
+    assert len(tracker.tracks) == 1

@@ -1,0 +1,327 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tests of the vehicle detection back-ends and the per-frame analysis, with known answers."""
+
+import json
+from pathlib import Path
+
+import cv2
+from framebridge_ros.core.health import Level
+from framebridge_ros.core.scene import ROAD_REGION, SceneConditions, SimulatedScene
+from framebridge_ros.core.tracking import box_iou
+from framebridge_ros.core.vehicles import (
+    _ssd_candidates, _yolo_candidates, adaptive_threshold, AnalyzerStats,
+    detections_message, detector_health, DetectorError, DnnConfig, DnnDetector,
+    draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionDetector, parse_region,
+    VehicleAnalyzer)
+from framebridge_testing import test_image
+import numpy as np
+import pytest
+
+FULL = parse_region([0, 0, 1, 0, 1, 1, 0, 1])
+VTEST = Path('/usr/share/doc/opencv-doc/examples/data/vtest.avi')
+
+
+def _noisy(image: np.ndarray, rng: np.random.Generator, sigma: float = 2.0) -> np.ndarray:
+    noise = rng.normal(0.0, sigma, image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def _with_block(image: np.ndarray, box, colour=(40, 40, 200)) -> np.ndarray:
+    """Paint a 'vehicle': a body of one colour with two dark wheels."""
+    out = image.copy()
+    x, y, w, h = box
+    cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), colour, -1)
+    for cx in (x + w // 5, x + 4 * w // 5):
+        cv2.circle(out, (cx, y + h - 4), 5, (20, 20, 20), -1)
+    return out
+
+
+@pytest.fixture
+def background():
+    return test_image(640, 480, seed=4)
+
+
+@pytest.mark.parametrize('values, message', [
+    ([0, 0, 1, 0], 'at least 3'),
+    ([0, 0, 1, 0, 1, 1, 0], 'at least 3'),
+    ([0, 0, 1, 0, 1, 1.5], 'within'),
+    ([0, 0, 0.5, 0.5, 1, 1], 'no area'),
+    ([0, 0, -0.1, 0, 1, 1], 'within'),
+])
+def test_parse_region_rejects(values, message):
+    with pytest.raises(ValueError, match=message):
+        parse_region(values)
+
+
+def test_parse_region_accepts_pairs():
+    assert parse_region([0, 0.5, 1, 0.5, 1, 1]) == ((0.0, 0.5), (1.0, 0.5), (1.0, 1.0))
+
+
+@pytest.mark.parametrize('base, condition, expected', [
+    (0.5, 'clear', 0.5),
+    (0.5, 'partly_cloudy', 0.5),
+    (0.5, 'cloudy', 0.45),
+    (0.5, 'dawn_dusk', 0.4),
+    (0.5, 'night', 0.35),
+    (0.5, None, 0.5),
+    (0.5, 'unheard_of', 0.5),
+    (0.15, 'night', 0.1),
+    (0.95, 'clear', 0.9),
+    (0.05, 'clear', 0.1),
+])
+def test_adaptive_threshold_is_clamped(base, condition, expected):
+    assert adaptive_threshold(base, condition) == pytest.approx(expected)
+
+
+def test_static_scene_gives_nothing(background):
+    rng = np.random.default_rng(1)
+    detector = MotionDetector(region=FULL)
+    found = [detector.detect(_noisy(background, rng)) for _ in range(40)]
+    assert detector.ready
+    assert not any(found)
+
+
+def test_moving_vehicle_is_found_where_it_is(background):
+    rng = np.random.default_rng(2)
+    detector = MotionDetector(region=FULL)
+    for _ in range(10):
+        detector.detect(_noisy(background, rng))
+    for step in range(4):  # one frame per second: the block jumps 130 px each time
+        box = (40 + 130 * step, 300, 110, 40)
+        found = detector.detect(_noisy(_with_block(background, box), rng))
+        assert len(found) == 1, found
+        assert box_iou(found[0].box, box) > 0.7
+        assert found[0].score > 0.8
+
+
+def test_moving_shadow_alone_is_not_an_object(background):
+    rng = np.random.default_rng(3)
+    detector = MotionDetector(region=FULL)
+    for _ in range(10):
+        detector.detect(_noisy(background, rng))
+    for step in range(4):
+        shade = np.ones(background.shape[:2], np.float32)
+        cv2.ellipse(shade, (100 + 120 * step, 330), (60, 18), 0, 0, 360, 0.65, -1)
+        frame = (background * shade[:, :, None]).astype(np.uint8)
+        assert detector.detect(_noisy(frame, rng)) == []
+
+
+def test_global_light_change_is_skipped_then_relearned(background):
+    rng = np.random.default_rng(4)
+    detector = MotionDetector(region=FULL)
+    for _ in range(10):
+        detector.detect(_noisy(background, rng))
+    darker = (background * 0.45).astype(np.uint8)
+    assert detector.detect(_noisy(darker, rng)) == []
+    assert detector.status == 'lighting_change'
+    for _ in range(5):
+        detector.detect(_noisy(darker, rng))
+    assert detector.status == 'ok'
+    assert detector.detect(_noisy(darker, rng)) == []
+
+
+def test_movement_outside_the_region_is_ignored(background):
+    rng = np.random.default_rng(5)
+    top_half = parse_region([0, 0, 1, 0, 1, 0.5, 0, 0.5])
+    detector = MotionDetector(region=top_half)
+    for _ in range(10):
+        detector.detect(_noisy(background, rng))
+    for step in range(3):
+        box = (40 + 130 * step, 300, 110, 40)  # ground point at y=340: below the region
+        assert detector.detect(_noisy(_with_block(background, box), rng)) == []
+
+
+def test_size_change_relearns_instead_of_failing(background):
+    rng = np.random.default_rng(6)
+    detector = MotionDetector(region=FULL)
+    for _ in range(8):
+        detector.detect(_noisy(background, rng))
+    small = cv2.resize(background, (320, 240))
+    assert detector.detect(small) == []
+    assert detector.status == 'warming_up'
+
+
+@pytest.mark.parametrize('entries, expected', [
+    ([{'box': [0.1, 0.5, 0.2, 0.1], 'score': 0.8, 'class': 'car'}],
+     [((64, 240, 128, 48), 0.8, 'car')]),
+    ([{'box': [0.9, 0.9, 0.3, 0.3], 'score': 0.6, 'class': 'bus'}],  # clipped to the image
+     [((576, 432, 64, 48), 0.6, 'bus')]),
+    ([{'box': [0.1, 0.1], 'score': 0.8}, {'score': 0.9}, 'junk',
+      {'box': [0.5, 0.5, 0.1, 0.1], 'score': 'high'}], []),
+    ([{'box': [0.0, 0.0, 0.5, 0.5], 'score': 0.7, 'class': 'person'}],
+     [((0, 0, 320, 240), 0.7, 'person')]),
+    ('not a list', []),
+])
+def test_imx500_boxes_come_from_metadata(entries, expected):
+    image = np.zeros((480, 640, 3), np.uint8)
+    found = Imx500Detector().detect(image, metadata={'camera': {IMX500_KEY: entries}})
+    assert [(d.box, d.score, d.cls) for d in found] == expected
+
+
+def test_imx500_without_metadata_and_with_class_filter():
+    image = np.zeros((480, 640, 3), np.uint8)
+    assert Imx500Detector().detect(image) == []
+    assert Imx500Detector().detect(image, metadata={'camera': None}) == []
+    entries = [{'box': [0.1, 0.5, 0.2, 0.1], 'score': 0.8, 'class': 'car'},
+               {'box': [0.5, 0.5, 0.1, 0.1], 'score': 0.9, 'class': 'person'}]
+    found = Imx500Detector(classes=['car']).detect(
+        image, metadata={'camera': {IMX500_KEY: entries}})
+    assert [d.cls for d in found] == ['car']
+
+
+def _clip(conditions, *, frames, size=(800, 600), seed=7):
+    scene = SimulatedScene(width=size[0], height=size[1], seed=seed, conditions=conditions)
+    region = parse_region([v for p in ROAD_REGION for v in p])
+    analyzer = VehicleAnalyzer(MotionDetector(region=region), region=region,
+                               counting_line=(0.5, 0.0, 0.5, 1.0), base_threshold=0.5)
+    return scene, analyzer
+
+
+@pytest.mark.parametrize('cover, per_minute', [(0.1, 20.0), (0.5, 40.0)])
+def test_daylight_clip_counts_what_the_scene_drew(cover, per_minute):
+    scene, analyzer = _clip(SceneConditions(time_of_day_h=12.0, cloud_cover=cover,
+                                            vehicles_per_minute=per_minute), frames=45)
+    matched = detected = truths = 0
+    for i in range(45):
+        image, truth = scene.render(float(i))
+        result = analyzer.analyze(image, t=float(i))
+        if i == 8:  # after warm-up: count from here
+            start = truth['crossings']
+            analyzer.tracker.counts = dict.fromkeys(analyzer.tracker.directions, 0)
+        if i <= 8:
+            continue
+        inside = [v['box'] for v in truth['vehicles']
+                  if v['box'][0] > 0 and v['box'][0] + v['box'][2] < image.shape[1]]
+        truths += len(inside)
+        detected += len(result.detections)
+        matched += sum(any(box_iou(d.box, b) >= 0.5 for d in result.detections)
+                       for b in inside)
+    expected = {k: truth['crossings'][k] - start[k] for k in start}
+    assert sum(expected.values()) >= 5
+    assert analyzer.tracker.counts == expected
+    assert matched / truths > 0.9
+    assert detected >= matched
+
+
+def test_message_schema_is_plain_json(background):
+    scene, analyzer = _clip(SceneConditions(vehicles_per_minute=30.0), frames=10)
+    for i in range(10):
+        image, _ = scene.render(float(i))
+        result = analyzer.analyze(image, t=float(i))
+    message = detections_message(result, stamp_sec=12, stamp_nanosec=34,
+                                 frame_id='cam', backend='motion', sky_condition='clear')
+    decoded = json.loads(json.dumps(message))
+    assert decoded['schema_version'] == 1
+    assert decoded['stamp'] == {'sec': 12, 'nanosec': 34}
+    assert decoded['image_size'] == [800, 600]
+    assert decoded['vehicle_count'] == len(decoded['detections']) > 0
+    assert set(decoded['counts']) == {'left_to_right', 'right_to_left'}
+    for d in decoded['detections']:
+        assert set(d) == {'box', 'class', 'score', 'track_id'}
+        assert len(d['box']) == 4 and isinstance(d['track_id'], int)
+    annotated = draw_analysis(image, result, counting_line=(0.5, 0, 0.5, 1),
+                              region=analyzer.region, sky_condition='clear')
+    assert annotated.shape == image.shape
+    assert np.count_nonzero(cv2.absdiff(annotated, image)) > 1000
+
+
+@pytest.mark.parametrize('frames, age_s, status, median_ms, level', [
+    (0, None, '-', None, Level.STALE),
+    (5, 1.0, 'ok', 20.0, Level.OK),
+    (5, 1.0, 'warming_up', 20.0, Level.WARN),
+    (5, 60.0, 'ok', 20.0, Level.WARN),
+    (5, 1.0, 'ok', 2000.0, Level.WARN),
+])
+def test_detector_health(frames, age_s, status, median_ms, level):
+    now = 1000.0
+    stats = AnalyzerStats(frames=frames, last_status=status,
+                          last_analysis_time=None if age_s is None else now - age_s,
+                          processing_ms=[] if median_ms is None else [median_ms])
+    health = detector_health(stats, now=now, max_age_s=5.0, backend='motion')
+    assert health.level == level
+    assert health.values['backend'] == 'motion'
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not VTEST.exists(), reason='real footage needs the opencv-doc package '
+                    '(apt-get install opencv-doc)')
+def test_real_footage_people_found_and_background_left_alone():
+    capture = cv2.VideoCapture(str(VTEST))
+    frames = []
+    for index in range(500):  # 2 fps (every 5th frame of 10 fps), near the 1 fps design
+        if not capture.grab():
+            break
+        if index % 5 == 0:
+            frames.append(capture.retrieve()[1])
+    capture.release()
+    assert len(frames) == 100
+    # The median of the clip is the empty campus: people never stand still for long.
+    empty = np.median(np.stack(frames[::4]), axis=0).astype(np.uint8)
+    detector = MotionDetector(region=FULL)
+    analysed = with_people = boxes = on_background = 0
+    for frame in frames:
+        found = detector.detect(frame)
+        if not detector.ready:
+            continue
+        analysed += 1
+        with_people += bool(found)
+        changed = cv2.absdiff(frame, empty).max(axis=2) > 30
+        for d in found:
+            x, y, w, h = d.box
+            boxes += 1
+            on_background += changed[y:y + h, x:x + w].mean() < 0.1
+    assert with_people / analysed > 0.95
+    assert boxes / analysed > 2.0
+    assert on_background / boxes < 0.1
+
+
+def test_dnn_backend_refuses_missing_or_unreadable_models(tmp_path):
+    with pytest.raises(DetectorError, match='not found'):
+        DnnDetector(DnnConfig(model_path=str(tmp_path / 'absent.onnx')))
+    junk = tmp_path / 'junk.onnx'
+    junk.write_bytes(b'not a network')
+    with pytest.raises(DetectorError, match='cannot read'):
+        DnnDetector(DnnConfig(model_path=str(junk)))
+    with pytest.raises(DetectorError, match='unknown backend'):
+        make_detector('magic', region=FULL)
+
+
+def test_ssd_output_rows_become_named_pixel_boxes():
+    rows = np.array([
+        [0, 3, 0.9, 0.1, 0.5, 0.3, 0.7],  # car
+        [0, 1, 0.8, 0.5, 0.1, 0.6, 0.9],  # person
+        [0, 44, 0.9, 0.0, 0.0, 0.2, 0.2],  # bottle: not a road user
+        [0, 8, 0.7, 0.9, 0.9, 1.2, 1.1],  # truck, clipped to the image
+    ], np.float32)
+    found = _ssd_candidates(rows, 640, 480)
+    assert found == [((64, 240, 128, 96), pytest.approx(0.9), 'car'),
+                     ((320, 48, 64, 384), pytest.approx(0.8), 'person'),
+                     ((576, 432, 64, 48), pytest.approx(0.7), 'truck')]
+
+
+@pytest.mark.parametrize('layout', ['v5', 'v8'])
+def test_yolo_output_rows_become_named_pixel_boxes(layout):
+    scores = np.zeros((3, 80), np.float32)
+    scores[0, 2], scores[1, 7], scores[2, 39] = 0.9, 0.6, 0.95  # car, truck, bottle
+    centres = np.array([[160, 160, 64, 32], [320, 240, 100, 50], [10, 10, 5, 5]],
+                       np.float32)
+    if layout == 'v5':
+        rows = np.hstack([centres, np.ones((3, 1), np.float32), scores])
+    else:
+        rows = np.hstack([centres, scores]).T  # [84, N]
+    found = _yolo_candidates(rows, 1280, 960, 640)
+    assert [(box, cls) for box, _, cls in found] == [
+        ((256, 216, 128, 48), 'car'), ((540, 322, 200, 76), 'truck')]

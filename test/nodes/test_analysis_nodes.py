@@ -1,0 +1,260 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""vehicle_detector and sky_analyzer over real rclpy and DDS, fed real images."""
+
+import json
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+from framebridge_ros.core.scene import ROAD_REGION, SceneConditions, SimulatedScene
+from framebridge_ros.nodes.sky_analyzer import SkyAnalyzer
+from framebridge_ros.nodes.vehicle_detector import VehicleDetector
+from framebridge_ros.ros_glue import (
+    epoch_to_stamp, frame_qos, image_to_msg, latched_qos, msg_to_image, stamp_to_epoch)
+from framebridge_testing import Collector, Spinner, wait_for
+import numpy as np
+import pytest
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+IMAGES, METADATA, SKY = 'camera/image_scaled', 'camera/metadata', 'sky/condition'
+DETECTIONS, ANNOTATED = 'vehicles/detections', 'vehicles/image_annotated'
+RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+ROAD = [v for point in ROAD_REGION for v in point]
+
+
+def _node(cls, context, **values):
+    return cls(context=context, parameter_overrides=[
+        Parameter(name, value=value) for name, value in values.items()])
+
+
+class Camera:
+    """A test node that publishes frames, metadata and sky the way the graph does."""
+
+    def __init__(self, context, *, max_age_s: float = 60.0) -> None:
+        self.node = Node('test_camera', context=context)
+        self.images = self.node.create_publisher(Image, IMAGES, frame_qos(max_age_s))
+        self.metadata = self.node.create_publisher(String, METADATA, latched_qos())
+        self.sky = self.node.create_publisher(String, SKY, latched_qos())
+
+    def frame(self, image, capture_time, frame_id='test_optical_frame'):
+        self.images.publish(image_to_msg(image, stamp=epoch_to_stamp(capture_time),
+                                         frame_id=frame_id))
+
+
+@pytest.fixture
+def graph(rclpy_context):
+    """Yield start(cls, **params) -> (node, camera, collector) with all spun."""
+    spinners = []
+
+    def start(cls, *, topics, max_age_s=60.0, **params):
+        node = _node(cls, rclpy_context, max_age_s=max_age_s, **params)
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        camera = Camera(rclpy_context, max_age_s=max_age_s)
+        collector = Collector(rclpy_context, topics)
+        spinners.append(Spinner(rclpy_context, node, camera.node, collector.node))
+        wait_for(lambda: camera.images.get_subscription_count() >= 1,
+                 timeout_s=10, what='the node subscribing to images')
+        return node, camera, collector
+
+    yield start
+    for spinner in spinners:
+        spinner.close()
+
+
+def _detections(collector):
+    return [json.loads(m.data) for _, m in collector.messages[DETECTIONS]]
+
+
+def test_detector_reports_each_frame_with_its_stamp(graph):
+    detector, camera, collector = graph(
+        VehicleDetector, road_region=ROAD,
+        topics=[(DETECTIONS, String, RELIABLE), (ANNOTATED, Image, frame_qos(60.0))])
+    wait_for(lambda: detector._annotated_pub.get_subscription_count() == 1, timeout_s=10,
+             what='annotated subscriber')
+    scene = SimulatedScene(width=640, height=480, seed=2,
+                           conditions=SceneConditions(vehicles_per_minute=40.0))
+    start = time.time() - 30.0
+    stamps = []
+    for i in range(14):
+        image, _ = scene.render(float(i))
+        camera.frame(image, start + i)
+        stamps.append(epoch_to_stamp(start + i))
+        # One at a time: the node keeps only the newest frame, by design.
+        wait_for(lambda: collector.count(DETECTIONS) == i + 1, timeout_s=10,
+                 what=f'detections of frame {i}')
+    results = _detections(collector)
+    assert [(r['stamp']['sec'], r['stamp']['nanosec']) for r in results] == [
+        (s.sec, s.nanosec) for s in stamps]
+    assert all(r['frame_id'] == 'test_optical_frame' for r in results)
+    assert results[0]['status'] == 'warming_up' and results[0]['detections'] == []
+    late = results[8:]
+    assert all(r['status'] == 'ok' for r in late)
+    assert sum(r['vehicle_count'] for r in late) >= 6
+    for r in late:
+        for d in r['detections']:
+            x, y, w, h = d['box']
+            assert 0 <= x and x + w <= 640 and 0.4 * 480 <= y + h <= 480
+            assert isinstance(d['track_id'], int) and d['class'] == 'vehicle'
+    assert set(results[-1]['counts']) == {'left_to_right', 'right_to_left'}
+    wait_for(lambda: collector.count(ANNOTATED) >= 1, timeout_s=10, what='annotated image')
+    annotated = collector.last(ANNOTATED)
+    assert stamp_to_epoch(annotated.header.stamp) in [start + i for i in range(14)]
+    assert msg_to_image(annotated).shape == (480, 640, 3)
+
+
+def test_stale_frame_is_dropped_and_counted(graph):
+    detector, camera, collector = graph(VehicleDetector, max_age_s=5.0,
+                                        topics=[(DETECTIONS, String, RELIABLE)])
+    image = np.full((240, 320, 3), 90, np.uint8)
+    camera.frame(image, time.time() - 100.0)
+    wait_for(lambda: detector._analyzer.stats.dropped_stale == 1, timeout_s=10,
+             what='the stale frame to be dropped')
+    fresh = time.time()
+    camera.frame(image, fresh)
+    wait_for(lambda: collector.count(DETECTIONS) == 1, timeout_s=10, what='fresh result')
+    assert stamp_to_epoch(epoch_to_stamp(fresh)) == pytest.approx(
+        _detections(collector)[0]['stamp']['sec']
+        + _detections(collector)[0]['stamp']['nanosec'] * 1e-9)
+
+
+def test_sky_condition_moves_the_threshold(graph):
+    detector, camera, collector = graph(VehicleDetector, confidence_threshold=0.5,
+                                        topics=[(DETECTIONS, String, RELIABLE)])
+    camera.sky.publish(String(data=json.dumps({'condition': 'night'})))
+    wait_for(lambda: detector._sky_condition == 'night', timeout_s=10, what='sky received')
+    camera.frame(np.full((240, 320, 3), 40, np.uint8), time.time())
+    wait_for(lambda: collector.count(DETECTIONS) == 1, timeout_s=10, what='result')
+    result = _detections(collector)[0]
+    assert result['sky_condition'] == 'night'
+    assert result['threshold'] == pytest.approx(0.35)
+
+
+def test_imx500_boxes_come_from_the_frames_metadata(graph):
+    detector, camera, collector = graph(VehicleDetector, backend='imx500',
+                                        topics=[(DETECTIONS, String, RELIABLE)])
+    capture_time = time.time() - 1.0
+    boxes = [{'box': [0.25, 0.5, 0.25, 0.25], 'score': 0.9, 'class': 'car'},
+             {'box': [0.0, 0.0, 0.1, 0.1], 'score': 0.2, 'class': 'car'}]
+    camera.metadata.publish(String(data=json.dumps(
+        {'capture_time': capture_time, 'camera': {'imx500_detections': boxes}})))
+    wait_for(lambda: len(detector._metadata) == 1, timeout_s=10, what='metadata received')
+    camera.frame(np.zeros((480, 640, 3), np.uint8), capture_time)
+    wait_for(lambda: collector.count(DETECTIONS) == 1, timeout_s=10, what='result')
+    result = _detections(collector)[0]
+    assert result['backend'] == 'imx500'
+    # The low-score box is under the threshold; the other is mapped to pixels.
+    assert [(d['box'], d['class'], d['score']) for d in result['detections']] == [
+        ([160, 240, 160, 120], 'car', 0.9)]
+
+
+def test_detector_health_on_diagnostics(graph):
+    detector, camera, collector = graph(
+        VehicleDetector, topics=[('/diagnostics', DiagnosticArray, 10)])
+    camera.frame(np.full((240, 320, 3), 90, np.uint8), time.time())
+    wait_for(lambda: detector.frames_analysed == 1, timeout_s=10, what='one frame analysed')
+
+    def reported():
+        return any(s.name == 'vehicle_detector: vehicles'
+                   and any(v.key == 'frames_analysed' and v.value == '1' for v in s.values)
+                   for _, m in collector.messages['/diagnostics'] for s in m.status)
+    wait_for(reported, timeout_s=10, what='diagnostics naming the node')
+
+
+@pytest.mark.parametrize('params, reason', [
+    ({'backend': 'dnn', 'model_path': '/nonexistent/model.pb'}, 'not found'),
+    ({'backend': 'dnn'}, 'model'),
+    ({'backend': 'magic'}, 'backend'),
+    ({'road_region': [0.0, 0.5, 1.5, 0.5, 1.0, 1.0]}, 'road_region'),
+    ({'road_region': [0.0, 0.5, 1.0]}, 'road_region'),
+    ({'counting_line': [0.5, 0.0, 0.5]}, 'counting_line'),
+])
+def test_detector_bad_configuration_fails(rclpy_context, params, reason):
+    detector = _node(VehicleDetector, rclpy_context, **params)
+    messages = []
+    detector.get_logger().error = messages.append  # the log line is the user's answer
+    try:
+        assert detector.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert any(reason in m and 'configure failed' in m for m in messages), messages
+    finally:
+        detector.destroy_node()
+
+
+def _blue_sky(width=640, height=480):
+    image = np.full((height, width, 3), (60, 110, 70), np.uint8)
+    image[:height // 3] = (200, 130, 60)
+    return image
+
+
+def test_sky_analyzer_publishes_latched_rate_limited_with_camera_evidence(graph,
+                                                                          rclpy_context):
+    analyzer, camera, collector = graph(SkyAnalyzer, period_s=100.0,
+                                        topics=[(SKY, String, latched_qos())])
+    start = time.time() - 3.0
+    camera.metadata.publish(String(data=json.dumps(
+        {'capture_time': start, 'camera': {'Lux': 0.5, 'ExposureTime': 900000,
+                                           'AnalogueGain': 8.0}})))
+    wait_for(lambda: analyzer._latest_camera is not None, timeout_s=10, what='metadata')
+    for i in range(3):
+        camera.frame(_blue_sky(), start + i)
+        wait_for(lambda: analyzer._classifier.stats.frames == i + 1, timeout_s=10,
+                 what=f'frame {i} classified')
+    wait_for(lambda: collector.count(SKY) == 1, timeout_s=10, what='sky/condition')
+    message = json.loads(collector.last(SKY).data)
+    stamp = epoch_to_stamp(start)
+    assert message['stamp'] == {'sec': stamp.sec, 'nanosec': stamp.nanosec}
+    assert message['frame_id'] == 'test_optical_frame'
+    # Blue pixels, but the camera says it is dark: auto-exposure made the night blue.
+    assert message['condition'] == 'night'
+    assert message['camera'] == {'lux': 0.5, 'exposure_us': 900000.0, 'gain': 8.0}
+    assert collector.count(SKY) == 1  # three frames, one period: one message
+    late = Collector(rclpy_context, [(SKY, String, latched_qos())], name='late_joiner')
+    spinner = Spinner(rclpy_context, late.node)
+    try:
+        wait_for(lambda: late.count(SKY) == 1, timeout_s=10, what='latched sky/condition')
+        assert json.loads(late.last(SKY).data)['condition'] == 'night'
+    finally:
+        spinner.close()
+
+
+def test_sky_analyzer_without_camera_data_uses_pixels(graph):
+    analyzer, camera, collector = graph(SkyAnalyzer, period_s=0.0,
+                                        topics=[(SKY, String, latched_qos())])
+    camera.frame(_blue_sky(), time.time())
+    wait_for(lambda: collector.count(SKY) == 1, timeout_s=10, what='sky/condition')
+    message = json.loads(collector.last(SKY).data)
+    assert message['condition'] == 'clear'
+    assert message['camera'] is None
+
+
+@pytest.mark.parametrize('params, reason', [
+    ({'sky_region': [0.0, 0.0, 1.0, 0.0, 1.0, 1.2]}, 'sky region'),
+    ({'night_brightness': 200.0}, 'night_brightness'),
+    ({'clear_below': 0.9}, 'clear_below'),
+])
+def test_sky_analyzer_bad_configuration_fails(rclpy_context, params, reason):
+    analyzer = _node(SkyAnalyzer, rclpy_context, **params)
+    messages = []
+    analyzer.get_logger().error = messages.append
+    try:
+        assert analyzer.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert any(reason in m for m in messages), messages
+    finally:
+        analyzer.destroy_node()
