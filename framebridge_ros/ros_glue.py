@@ -22,7 +22,7 @@ diagnostics helpers, and a bridge from core's stdlib logging to the node's logge
 
 import array
 import logging
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -30,8 +30,10 @@ from framebridge_ros.core.params import ParameterError, ParamSpec, validate_para
 import numpy as np
 from rcl_interfaces.msg import (
     FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
+import rclpy
 from rclpy.duration import Duration
 from rclpy.exceptions import ParameterUninitializedException
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -40,8 +42,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 __all__ = [
     'LEVEL_NAMES', 'LoggerBridge', 'camera_info_msg', 'compressed_msg', 'declare_params',
     'diagnostic_status', 'epoch_to_stamp', 'frame_qos', 'health_array', 'image_to_msg',
-    'latched_qos', 'msg_to_image', 'parameter_guard', 'read_params', 'sensor_qos',
-    'stamp_to_epoch',
+    'latched_qos', 'msg_to_image', 'parameter_guard', 'read_params', 'run_node',
+    'sensor_qos', 'stamp_to_epoch',
 ]
 
 LEVEL_NAMES = {DiagnosticStatus.OK: 'OK', DiagnosticStatus.WARN: 'WARN',
@@ -162,8 +164,12 @@ def msg_to_image(message: Image) -> np.ndarray:
 # --- parameters ---------------------------------------------------------------------
 
 _PARAMETER_TYPES = {bool: Parameter.Type.BOOL, int: Parameter.Type.INTEGER,
-                    float: Parameter.Type.DOUBLE, str: Parameter.Type.STRING,
-                    list: Parameter.Type.STRING_ARRAY}
+                    float: Parameter.Type.DOUBLE, str: Parameter.Type.STRING}
+_ARRAY_TYPES = {str: Parameter.Type.STRING_ARRAY, float: Parameter.Type.DOUBLE_ARRAY}
+
+
+def _parameter_type(spec: ParamSpec) -> Parameter.Type:
+    return _ARRAY_TYPES[spec.items] if spec.kind is list else _PARAMETER_TYPES[spec.kind]
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
@@ -171,7 +177,7 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
     if spec.choices:
         description += f' One of: {", ".join(spec.choices)}.'
     descriptor = ParameterDescriptor(
-        name=spec.name, type=_PARAMETER_TYPES[spec.kind].value, description=description,
+        name=spec.name, type=_parameter_type(spec).value, description=description,
         read_only=spec.read_only)
     if spec.kind is int and spec.min_value is not None and spec.max_value is not None:
         descriptor.integer_range = [IntegerRange(
@@ -186,7 +192,7 @@ def declare_params(node: Node, specs: Iterable[ParamSpec]) -> None:
     """Declare each spec with its descriptor, so `ros2 param describe` explains it."""
     for spec in specs:
         # An empty list has no element type for rclpy to infer: declare the type.
-        default = (_PARAMETER_TYPES[list] if spec.kind is list and not spec.default
+        default = (_parameter_type(spec) if spec.kind is list and not spec.default
                    else spec.default)
         node.declare_parameter(spec.name, default, _descriptor(spec))
 
@@ -273,3 +279,27 @@ class LoggerBridge(logging.Handler):
 
     def detach(self, logger_name: str) -> None:
         logging.getLogger(logger_name).removeHandler(self)
+
+
+def run_node(make_node: Callable[[], Node], args=None, *,
+             fatal: Sequence[type] = (ParameterError,)) -> None:
+    """
+    Run one node until Ctrl-C or shutdown: the rclpy main() of every node (Jazzy idiom).
+
+    An exception of a fatal type while the node is made (a bad parameter, an unusable
+    volume) is logged as the reason the node cannot start, and the process exits 1.
+    """
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = make_node()
+        rclpy.spin(node)
+    except tuple(fatal) as error:
+        rclpy.logging.get_logger('framebridge').fatal(f'cannot start: {error}')
+        raise SystemExit(1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

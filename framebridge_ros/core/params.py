@@ -20,10 +20,11 @@ CLI turns the same specs into argparse options, so both sides take the same name
 defaults and limits and validate them with the same code.
 """
 
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple
 
-__all__ = ['ParamSpec', 'ParameterError', 'validate_params']
+__all__ = ['ParamSpec', 'ParameterError', 'config_from_params', 'config_params',
+           'validate_params']
 
 
 class ParameterError(ValueError):
@@ -35,7 +36,10 @@ class ParamSpec:
     """
     One parameter: name, default, meaning and allowed values.
 
-    The type is the default's type (bool, int, float, str or list of str).
+    The type is the default's type (bool, int, float, str, or a list of str or float;
+    an empty list's items are str unless item_type says otherwise). parse, if given,
+    turns the checked value into what the code uses (a polygon from a flat list, say)
+    and raises ValueError saying what is wrong.
     """
 
     name: str
@@ -45,20 +49,46 @@ class ParamSpec:
     max_value: Optional[float] = None
     choices: Optional[Sequence[str]] = None
     read_only: bool = False
+    item_type: Optional[type] = None
+    parse: Optional[Callable[[Any], Any]] = None
 
     @property
     def kind(self) -> type:
         return list if isinstance(self.default, (list, tuple)) else type(self.default)
 
+    @property
+    def items(self) -> type:
+        """Return the item type of a list parameter (str or float)."""
+        if self.item_type is not None:
+            return self.item_type
+        return float if self.default and isinstance(self.default[0], (int, float)) else str
+
     def check(self, value: Any) -> Any:
         """Return value converted to the spec's type, or raise ParameterError saying why."""
+        value = self._check_type(value)
+        if self.parse is not None:
+            try:
+                return self.parse(value)
+            except (TypeError, ValueError) as error:
+                raise ParameterError(f'{self.name}: {error}') from None
+        return value
+
+    def _check_type(self, value: Any) -> Any:
         kind = self.kind
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if kind is list:
+            if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+                value = list(value)  # rclpy hands arrays over as array.array
+            items = self.items
+            if isinstance(value, (list, tuple)) and items is float and all(
+                    isinstance(item, (int, float)) and not isinstance(item, bool)
+                    for item in value):
+                return [float(item) for item in value]
             if not isinstance(value, (list, tuple)) or not all(
-                    isinstance(item, str) for item in value):
-                raise ParameterError(f'{self.name} must be a list of strings, got {value!r}')
+                    isinstance(item, items) for item in value):
+                raise ParameterError(
+                    f'{self.name} must be a list of {items.__name__}, got {value!r}')
             return list(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ParameterError(
@@ -91,3 +121,21 @@ def validate_params(specs: Iterable[ParamSpec], values: Mapping[str, Any]) -> di
     if problems:
         raise ParameterError('; '.join(problems))
     return checked
+
+
+def config_params(config_type: type, help_text: Mapping[str, tuple]) -> Tuple[ParamSpec, ...]:
+    """
+    Return one ParamSpec per field of a config dataclass that help_text describes.
+
+    help_text maps a field name to (description, minimum, maximum); the default is the
+    dataclass's own, so the algorithm's defaults live in one place.
+    """
+    defaults = asdict(config_type())
+    return tuple(ParamSpec(name, defaults[name], text, min_value=low, max_value=high)
+                 for name, (text, low, high) in help_text.items())
+
+
+def config_from_params(config_type: type, values: Mapping[str, Any]):
+    """Build a config dataclass from the matching keys of values (others are ignored)."""
+    names = {field.name for field in fields(config_type)}
+    return config_type(**{key: value for key, value in values.items() if key in names})

@@ -59,14 +59,14 @@ Decision (all weights are ``SkyConfig`` fields, documented there):
 """
 
 from collections import deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 import math
 import time
 from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 from framebridge_ros.core.health import Health, Level
-from framebridge_ros.core.params import ParamSpec
+from framebridge_ros.core.params import config_from_params, config_params, ParamSpec
 from framebridge_ros.core.vehicles import parse_region
 import numpy as np
 
@@ -187,15 +187,12 @@ _SKY_HELP = {
 
 def sky_params() -> Tuple[ParamSpec, ...]:
     """Return one ParamSpec per SkyConfig field, with its default and limits."""
-    defaults = asdict(SkyConfig())
-    return tuple(ParamSpec(name, defaults[name], text, min_value=lo, max_value=hi)
-                 for name, (text, lo, hi) in _SKY_HELP.items())
+    return config_params(SkyConfig, _SKY_HELP)
 
 
 def sky_config(values: Mapping[str, Any]) -> SkyConfig:
-    """Return a SkyConfig of the matching keys of values; ValueError if inconsistent."""
-    names = {f.name for f in fields(SkyConfig)}
-    return SkyConfig(**{k: v for k, v in values.items() if k in names})
+    """Return a SkyConfig of the matching keys of values (others are ignored)."""
+    return config_from_params(SkyConfig, values)
 
 
 def _smoothstep(x: float, lo: float, hi: float) -> float:

@@ -37,7 +37,7 @@ into the ``vehicles/detections`` JSON (schema in :func:`detections_message`).
 """
 
 import abc
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 import logging
 import math
 from pathlib import Path
@@ -46,7 +46,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 from framebridge_ros.core.health import Health, Level
-from framebridge_ros.core.params import ParamSpec
+from framebridge_ros.core.params import config_from_params, config_params, ParamSpec
 from framebridge_ros.core.tracking import appearance, LineCrossing, parse_line, Tracker
 import numpy as np
 
@@ -219,15 +219,12 @@ _MOTION_HELP = {
 
 def motion_params() -> Tuple[ParamSpec, ...]:
     """Return one ParamSpec per MotionConfig field, with its default and limits."""
-    defaults = asdict(MotionConfig())
-    return tuple(ParamSpec(name, defaults[name], text, min_value=lo, max_value=hi)
-                 for name, (text, lo, hi) in _MOTION_HELP.items())
+    return config_params(MotionConfig, _MOTION_HELP)
 
 
 def motion_config(values: Mapping[str, Any]) -> MotionConfig:
     """Return a MotionConfig of the matching keys of values (others are ignored)."""
-    names = {f.name for f in fields(MotionConfig)}
-    return MotionConfig(**{k: v for k, v in values.items() if k in names})
+    return config_from_params(MotionConfig, values)
 
 
 class MotionDetector(Detector):

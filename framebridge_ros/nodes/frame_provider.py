@@ -34,25 +34,23 @@ activate starts watching; deactivate pauses; cleanup releases everything.
 import json
 import threading
 import time
-from typing import Optional, Set
+from typing import Dict, Optional, Set
 
-from diagnostic_msgs.msg import DiagnosticArray
 from framebridge_ros.core.calibration import (
     CalibrationError, load_calibration, uncalibrated)
 from framebridge_ros.core.feed import FrameFeed
 from framebridge_ros.core.frames import (
     check_freshness, DecodeCache, Frame, FrameRejected)
-from framebridge_ros.core.health import feed_health
-from framebridge_ros.core.params import ParameterError, ParamSpec
+from framebridge_ros.core.health import feed_health, Health
+from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.core.volume import VolumeError, VolumeLayout
 from framebridge_ros.core.watcher import WATCH_MODES
+from framebridge_ros.nodes.base import ManagedNode
 from framebridge_ros.ros_glue import (
-    camera_info_msg, compressed_msg, declare_params, epoch_to_stamp, frame_qos,
-    health_array, image_to_msg, latched_qos, LoggerBridge, parameter_guard, read_params)
-import rclpy
+    camera_info_msg, compressed_msg, epoch_to_stamp, frame_qos, image_to_msg, latched_qos,
+    run_node)
 from rclpy.event_handler import PublisherEventCallbacks
-from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
 
@@ -87,24 +85,17 @@ PROVIDER_PARAMS = (
 _CORE_LOGGERS = ('framebridge.feed', 'framebridge.watcher')
 
 
-class FrameProvider(LifecycleNode):
+class FrameProvider(ManagedNode):
     """Publishes the frames of a shared volume; see the module docstring."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__('frame_provider', **kwargs)
-        declare_params(self, PROVIDER_PARAMS)
-        self.add_on_set_parameters_callback(parameter_guard(PROVIDER_PARAMS))
-        self._bridge = LoggerBridge(self.get_logger())
-        for name in _CORE_LOGGERS:
-            self._bridge.attach(name)
-        self._params: dict = {}
+        super().__init__('frame_provider', specs=PROVIDER_PARAMS,
+                         core_loggers=_CORE_LOGGERS, **kwargs)
         self._feed: Optional[FrameFeed] = None
         self._cache: Optional[DecodeCache] = None
         self._calibration: Optional[dict] = None
         self._raw_pub = self._compressed_pub = self._scaled_pub = None
         self._info_pub = self._metadata_pub = None
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
         self._last_frame: Optional[Frame] = None
         self._published_topics: Set[str] = set()
         self._publish_lock = threading.Lock()  # feed thread and matched events both publish
@@ -113,32 +104,31 @@ class FrameProvider(LifecycleNode):
     # --- lifecycle ------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        params = self.read_configuration()
+        if params is None:
+            return TransitionCallbackReturn.FAILURE
         try:
-            self._params = params = read_params(self, PROVIDER_PARAMS)
             layout = VolumeLayout.at(params['capture_dir'])
             layout.ensure(writable=False)
             if params['camera_info_url']:
                 self._calibration = load_calibration(params['camera_info_url'])
-        except (ParameterError, VolumeError, CalibrationError) as error:
-            self.get_logger().error(f'configure failed: {error}; fix it and configure again')
-            return TransitionCallbackReturn.FAILURE
+        except (VolumeError, CalibrationError) as error:
+            return self.configure_failed(error)
         self._cache = DecodeCache(max_entries=params['cache_size'],
                                   max_bytes=params['cache_max_mb'] * 1024 * 1024)
         image_qos = frame_qos(params['max_age_s'])
         # A new subscriber may have missed the last frame because nobody wanted it
         # decoded then: replay it to them if it is still fresh.
         replay = PublisherEventCallbacks(matched=self._on_subscriber_matched)
-        self._raw_pub = self.create_lifecycle_publisher(
-            Image, 'camera/image_raw', image_qos, event_callbacks=replay)
-        self._compressed_pub = self.create_lifecycle_publisher(
+        self._raw_pub = self.add_publisher(Image, 'camera/image_raw', image_qos,
+                                           event_callbacks=replay)
+        self._compressed_pub = self.add_publisher(
             CompressedImage, 'camera/image_raw/compressed', image_qos)
-        self._scaled_pub = self.create_lifecycle_publisher(
+        self._scaled_pub = self.add_publisher(
             Image, 'camera/image_scaled', image_qos,
             event_callbacks=PublisherEventCallbacks(matched=self._on_subscriber_matched))
-        self._info_pub = self.create_lifecycle_publisher(
-            CameraInfo, 'camera/camera_info', latched_qos())
-        self._metadata_pub = self.create_lifecycle_publisher(
-            String, 'camera/metadata', latched_qos())
+        self._info_pub = self.add_publisher(CameraInfo, 'camera/camera_info', latched_qos())
+        self._metadata_pub = self.add_publisher(String, 'camera/metadata', latched_qos())
         self._feed = FrameFeed(layout, on_frame=self._publish_frame,
                                max_age_s=params['max_age_s'],
                                watch_mode=params['watch_mode'],
@@ -166,34 +156,15 @@ class FrameProvider(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         if self._feed is not None:
             self._feed.stop()
-        self.get_logger().info('paused: not publishing')
         return super().on_deactivate(state)
 
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def release(self) -> None:
         if self._feed is not None:
             self._feed.stop()
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().error('error in a transition; releasing everything')
-        if self._feed is not None:
-            self._feed.stop()
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def _release(self) -> None:
-        for name in ('_raw_pub', '_compressed_pub', '_scaled_pub', '_info_pub',
-                     '_metadata_pub'):
-            publisher = getattr(self, name)
-            if publisher is not None:
-                self.destroy_publisher(publisher)
-                setattr(self, name, None)
-        self._feed = None
+            self._feed = None
+        super().release()
+        self._raw_pub = self._compressed_pub = self._scaled_pub = None
+        self._info_pub = self._metadata_pub = None
         if self._cache is not None:
             self._cache.clear()
         self._cache = None
@@ -209,7 +180,7 @@ class FrameProvider(LifecycleNode):
     def _publish_locked(self, frame: Frame, *, replay: bool) -> None:
         if not replay:
             self._last_frame, self._published_topics = frame, set()
-        params = self._params
+        params = self.params
         stamp = epoch_to_stamp(frame.capture_time)
         frame_id = params['frame_id']
         done = self._published_topics
@@ -251,39 +222,21 @@ class FrameProvider(LifecycleNode):
 
     # --- diagnostics ----------------------------------------------------------------
 
-    def _publish_diagnostics(self) -> None:
+    def health(self) -> Dict[str, Health]:
         feed = self._feed
         if feed is None:
-            return
+            return {}
         last = self._last_frame
-        health = feed_health(
+        return {f'{self.get_name()}: frames': feed_health(
             feed.stats, now=time.time(),
             last_capture_time=None if last is None else last.capture_time,
-            max_age_s=self._params['max_age_s'], watch_mode=feed.watch_mode_in_use or '-',
+            max_age_s=self.params['max_age_s'], watch_mode=feed.watch_mode_in_use or '-',
             published=self.frames_published,
-            cache_hit_rate=self._cache.hit_rate if self._cache else 0.0)
-        self._diagnostics_pub.publish(health_array(
-            self, {f'{self.get_name()}: frames': health},
-            hardware_id=self._params['capture_dir']))
-
-    def destroy_node(self) -> None:
-        if self._feed is not None:
-            self._feed.stop()
-        for name in _CORE_LOGGERS:
-            self._bridge.detach(name)
-        super().destroy_node()
+            cache_hit_rate=self._cache.hit_rate if self._cache else 0.0)}
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = FrameProvider()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(FrameProvider, args)
 
 
 if __name__ == '__main__':

@@ -33,9 +33,7 @@ from framebridge_ros.core.health import capture_health
 from framebridge_ros.core.params import ParameterError
 from framebridge_ros.core.volume import VolumeError
 from framebridge_ros.ros_glue import (
-    declare_params, health_array, LoggerBridge, parameter_guard, read_params)
-import rclpy
-from rclpy.executors import ExternalShutdownException
+    declare_params, health_array, LoggerBridge, parameter_guard, read_params, run_node)
 from rclpy.node import Node
 
 __all__ = ['HostCaptureNode', 'main']
@@ -120,20 +118,7 @@ class HostCaptureNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = HostCaptureNode()
-        rclpy.spin(node)
-    except (ParameterError, VolumeError, CameraError) as error:
-        rclpy.logging.get_logger('host_capture').fatal(f'cannot start: {error}')
-        raise SystemExit(1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(HostCaptureNode, args, fatal=(ParameterError, VolumeError, CameraError))
 
 
 if __name__ == '__main__':

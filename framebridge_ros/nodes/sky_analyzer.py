@@ -53,22 +53,16 @@ and weights are the classifier's ``sky_params()``.
 
 import json
 import time
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-from diagnostic_msgs.msg import DiagnosticArray
-from framebridge_ros.core.frames import check_freshness, FrameRejected
-from framebridge_ros.core.params import ParameterError, ParamSpec
+from framebridge_ros.core.health import Health
+from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.core.sky import (
     DEFAULT_SKY_REGION, parse_sky_region, sky_config, sky_health, sky_message, sky_params,
     SkyClassifier)
-from framebridge_ros.ros_glue import (
-    declare_params, health_array, latched_qos, msg_to_image, parameter_guard, read_params,
-    sensor_qos, stamp_to_epoch)
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.parameter import Parameter
+from framebridge_ros.nodes.base import ManagedNode
+from framebridge_ros.ros_glue import latched_qos, run_node, sensor_qos
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -82,53 +76,34 @@ SKY_ANALYZER_PARAMS = (
               min_value=0.0, max_value=86400.0),
     ParamSpec('max_age_s', 5.0, 'Frames older than this on receipt are dropped.',
               min_value=0.1, max_value=3600.0),
-) + sky_params()
+) + sky_params() + (
+    ParamSpec('sky_region', list(DEFAULT_SKY_REGION), 'Sky polygon, flat list of '
+              'normalised x, y pairs (>= 3 points).', parse=parse_sky_region),
+)
 
 
-class SkyAnalyzer(LifecycleNode):
+class SkyAnalyzer(ManagedNode):
     """Classifies the sky and publishes it latched; see the module docstring."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__('sky_analyzer', **kwargs)
-        declare_params(self, SKY_ANALYZER_PARAMS)
-        self.declare_parameter('sky_region', list(DEFAULT_SKY_REGION), ParameterDescriptor(
-            name='sky_region', type=Parameter.Type.DOUBLE_ARRAY.value,
-            description='Sky polygon, flat list of normalised x, y pairs (>= 3 points).'))
-        self.add_on_set_parameters_callback(parameter_guard(SKY_ANALYZER_PARAMS))
-        self.add_on_set_parameters_callback(self._guard_region)
-        self._params: dict = {}
+        super().__init__('sky_analyzer', specs=SKY_ANALYZER_PARAMS, **kwargs)
         self._classifier: Optional[SkyClassifier] = None
         self._condition_pub = None
-        self._inputs: List = []
-        self._metadata: Dict[float, dict] = {}
         self._latest_camera: Optional[dict] = None
         self._last_publish = -float('inf')
-        self.dropped_stale = 0
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
-
-    def _guard_region(self, parameters) -> SetParametersResult:
-        for parameter in parameters:
-            if parameter.name == 'sky_region':
-                try:
-                    parse_sky_region(list(parameter.value))
-                except (TypeError, ValueError) as error:
-                    return SetParametersResult(successful=False, reason=str(error))
-        return SetParametersResult(successful=True)
 
     # --- lifecycle ------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        try:
-            self._params = p = read_params(self, SKY_ANALYZER_PARAMS)
-            region = parse_sky_region(list(self.get_parameter('sky_region').value))
-            config = sky_config(p)
-        except (ParameterError, ValueError, TypeError) as error:
-            self.get_logger().error(f'configure failed: {error}; fix it and configure again')
+        p = self.read_configuration()
+        if p is None:
             return TransitionCallbackReturn.FAILURE
-        self._classifier = SkyClassifier(config, region=region)
-        self._condition_pub = self.create_lifecycle_publisher(
-            String, 'sky/condition', latched_qos())
+        try:
+            config = sky_config(p)
+        except (ValueError, TypeError) as error:
+            return self.configure_failed(error)
+        self._classifier = SkyClassifier(config, region=p['sky_region'])
+        self._condition_pub = self.add_publisher(String, 'sky/condition', latched_qos())
         self._last_publish = -float('inf')
         self.get_logger().info(f'configured: {p["image_topic"]}, period {p["period_s"]:g} s, '
                                f'smoothing {p["smoothing_frames"]} frames')
@@ -136,78 +111,37 @@ class SkyAnalyzer(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)
-        p = self._params
-        self._inputs = [
-            # Newest frame only; metadata latched so the last exposure is known at once.
-            self.create_subscription(Image, p['image_topic'], self._on_image, sensor_qos(1)),
-            self.create_subscription(String, p['metadata_topic'], self._on_metadata,
-                                     latched_qos()),
-        ]
+        p = self.params
+        # Newest frame only; metadata latched so the last exposure is known at once.
+        self.subscribe(Image, p['image_topic'], self._on_image, sensor_qos(1))
+        self.subscribe(String, p['metadata_topic'], self._on_metadata, latched_qos())
         return result
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._unsubscribe()
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().error('error in a transition; releasing everything')
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def _unsubscribe(self) -> None:
-        for subscription in self._inputs:
-            self.destroy_subscription(subscription)
-        self._inputs = []
-
-    def _release(self) -> None:
-        self._unsubscribe()
-        if self._condition_pub is not None:
-            self.destroy_publisher(self._condition_pub)
-            self._condition_pub = None
+    def release(self) -> None:
+        super().release()
+        self._condition_pub = None
         self._classifier = None
-        self._metadata.clear()
         self._latest_camera = None
 
     # --- callbacks ------------------------------------------------------------------
 
     def _on_metadata(self, message: String) -> None:
-        try:
-            metadata = json.loads(message.data)
-            capture_time = float(metadata['capture_time'])
-        except (ValueError, KeyError, TypeError):
-            return
-        self._metadata[round(capture_time, 3)] = metadata
-        while len(self._metadata) > 8:
-            self._metadata.pop(next(iter(self._metadata)))
-        if isinstance(metadata.get('camera'), dict):
+        metadata = self.remember_metadata(message)
+        if metadata is not None and isinstance(metadata.get('camera'), dict):
             self._latest_camera = metadata
 
     def _on_image(self, message: Image) -> None:
         classifier = self._classifier
         if classifier is None:
             return
-        p = self._params
-        capture_time = stamp_to_epoch(message.header.stamp)
-        try:
-            check_freshness(capture_time, now=time.time(), max_age_s=p['max_age_s'])
-            image = msg_to_image(message)
-        except FrameRejected:
-            self.dropped_stale += 1
+        p = self.params
+        received = self.receive_frame(message, max_age_s=p['max_age_s'])
+        if received is None:
             return
-        except ValueError as error:
-            self.get_logger().warning(f'frame skipped: {error}', throttle_duration_sec=10.0)
-            return
+        image, capture_time = received
         # Exposure changes slowly: the newest metadata with camera data stands in for a
         # frame whose own metadata has not arrived (yet).
-        metadata = self._metadata.get(round(capture_time, 3)) or self._latest_camera
+        metadata = self.metadata_for(capture_time) or self._latest_camera
         reading = classifier.classify(image, metadata=metadata)
         now = time.monotonic()
         if now - self._last_publish < p['period_s']:
@@ -220,26 +154,18 @@ class SkyAnalyzer(LifecycleNode):
 
     # --- diagnostics ----------------------------------------------------------------
 
-    def _publish_diagnostics(self) -> None:
+    def health(self) -> Dict[str, Health]:
         classifier = self._classifier
         if classifier is None:
-            return
+            return {}
         health = sky_health(classifier.stats, now=time.time(),
-                            max_age_s=self._params['max_age_s'])
+                            max_age_s=self.params['max_age_s'])
         health.values['dropped_stale'] = self.dropped_stale
-        self._diagnostics_pub.publish(health_array(self, {f'{self.get_name()}: sky': health}))
+        return {f'{self.get_name()}: sky': health}
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = SkyAnalyzer()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(SkyAnalyzer, args)
 
 
 if __name__ == '__main__':

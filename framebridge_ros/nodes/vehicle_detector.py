@@ -61,24 +61,19 @@ activate subscribes; deactivate unsubscribes; cleanup releases everything.
 
 import json
 import time
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-from diagnostic_msgs.msg import DiagnosticArray
-from framebridge_ros.core.frames import check_freshness, FrameRejected
-from framebridge_ros.core.params import ParameterError, ParamSpec
+from framebridge_ros.core.health import Health
+from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.core.tracking import parse_line, Tracker
 from framebridge_ros.core.vehicles import (
     BACKENDS, DEFAULT_ROAD_REGION, detections_message, detector_health, DetectorError,
     DnnConfig, draw_analysis, make_detector, motion_config, motion_params, parse_region,
     VEHICLE_CLASSES, VehicleAnalyzer)
+from framebridge_ros.nodes.base import ManagedNode
 from framebridge_ros.ros_glue import (
-    declare_params, frame_qos, health_array, image_to_msg, latched_qos, LoggerBridge,
-    msg_to_image, parameter_guard, read_params, sensor_qos, stamp_to_epoch)
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.parameter import Parameter
+    frame_qos, image_to_msg, latched_qos, run_node, sensor_qos)
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -114,67 +109,34 @@ DETECTOR_PARAMS = (
               min_value=0, max_value=100),
 ) + motion_params()
 
-_ARRAYS = {
-    'road_region': (list(DEFAULT_ROAD_REGION), parse_region,
-                    'Road polygon, flat list of normalised x, y pairs (>= 3 points). Only '
-                    'objects whose bottom centre lies inside are kept.'),
-    'counting_line': ([0.5, 0.0, 0.5, 1.0], parse_line,
-                      'Counting line x1, y1, x2, y2, normalised.'),
-}
+DETECTOR_PARAMS += (
+    ParamSpec('road_region', list(DEFAULT_ROAD_REGION),
+              'Road polygon, flat list of normalised x, y pairs (>= 3 points). Only '
+              'objects whose bottom centre lies inside are kept.', parse=parse_region),
+    ParamSpec('counting_line', [0.5, 0.0, 0.5, 1.0],
+              'Counting line x1, y1, x2, y2, normalised.', parse=parse_line),
+)
 _CORE_LOGGERS = ('framebridge.vehicles',)
 
 
-class VehicleDetector(LifecycleNode):
+class VehicleDetector(ManagedNode):
     """Detects, tracks and counts vehicles; see the module docstring."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__('vehicle_detector', **kwargs)
-        declare_params(self, DETECTOR_PARAMS)
-        for name, (default, _, text) in _ARRAYS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(
-                name=name, type=Parameter.Type.DOUBLE_ARRAY.value, description=text))
-        self.add_on_set_parameters_callback(parameter_guard(DETECTOR_PARAMS))
-        self.add_on_set_parameters_callback(self._guard_arrays)
-        self._bridge = LoggerBridge(self.get_logger())
-        for name in _CORE_LOGGERS:
-            self._bridge.attach(name)
-        self._params: dict = {}
+        super().__init__('vehicle_detector', specs=DETECTOR_PARAMS,
+                         core_loggers=_CORE_LOGGERS, **kwargs)
         self._analyzer: Optional[VehicleAnalyzer] = None
         self._detections_pub = self._annotated_pub = None
-        self._inputs: List = []
-        self._metadata: Dict[float, dict] = {}
         self._sky_condition: Optional[str] = None
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
         self.frames_analysed = 0
-
-    # --- parameters -----------------------------------------------------------------
-
-    def _guard_arrays(self, parameters) -> SetParametersResult:
-        for parameter in parameters:
-            if parameter.name in _ARRAYS:
-                try:
-                    _ARRAYS[parameter.name][1](list(parameter.value))
-                except (TypeError, ValueError) as error:
-                    return SetParametersResult(successful=False, reason=str(error))
-        return SetParametersResult(successful=True)
-
-    def _read_all(self) -> dict:
-        params = read_params(self, DETECTOR_PARAMS)
-        for name, (_, parse, _) in _ARRAYS.items():
-            try:
-                params[name] = parse(list(self.get_parameter(name).value))
-            except (TypeError, ValueError) as error:
-                raise ParameterError(f'{name}: {error}') from None
-        return params
 
     # --- lifecycle ------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = self.read_configuration()
+        if p is None:
+            return TransitionCallbackReturn.FAILURE
         try:
-            self._params = p = self._read_all()
-            if p['backend'] not in BACKENDS:  # choices already say so; kept for clarity
-                raise DetectorError(f'unknown backend {p["backend"]!r}')
             dnn = None
             if p['backend'] == 'dnn':
                 dnn = DnnConfig(model_path=p['model_path'], config_path=p['model_config'],
@@ -185,9 +147,8 @@ class VehicleDetector(LifecycleNode):
             detector = make_detector(p['backend'], region=p['road_region'],
                                      motion=motion_config(p), dnn=dnn,
                                      classes=p['classes'])
-        except (ParameterError, DetectorError, ValueError) as error:
-            self.get_logger().error(f'configure failed: {error}; fix it and configure again')
-            return TransitionCallbackReturn.FAILURE
+        except (DetectorError, ValueError) as error:
+            return self.configure_failed(error)
         line = [v for point in p['counting_line'] for v in point]
         self._analyzer = VehicleAnalyzer(
             detector, region=p['road_region'], counting_line=line,
@@ -195,13 +156,13 @@ class VehicleDetector(LifecycleNode):
             tracker=Tracker(counting_line=line, max_missed=p['max_missed']))
         # Reliable: a consumer counting vehicles must not lose a frame's result to the
         # network; volatile: old results mean nothing to a late joiner.
-        self._detections_pub = self.create_lifecycle_publisher(
+        self._detections_pub = self.add_publisher(
             String, 'vehicles/detections', QoSProfile(
                 history=HistoryPolicy.KEEP_LAST, depth=10,
                 reliability=ReliabilityPolicy.RELIABLE,
                 durability=DurabilityPolicy.VOLATILE))
         if p['publish_annotated']:
-            self._annotated_pub = self.create_lifecycle_publisher(
+            self._annotated_pub = self.add_publisher(
                 Image, 'vehicles/image_annotated', frame_qos(p['max_age_s']))
         self.get_logger().info(
             f'configured: backend={p["backend"]}, {p["image_topic"]}, threshold '
@@ -210,50 +171,20 @@ class VehicleDetector(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)
-        p = self._params
+        p = self.params
         # Newest frame only: a slow analysis skips frames instead of queueing them.
-        self._inputs = [
-            self.create_subscription(Image, p['image_topic'], self._on_image, sensor_qos(1)),
-            self.create_subscription(String, p['sky_topic'], self._on_sky, latched_qos()),
-        ]
+        self.subscribe(Image, p['image_topic'], self._on_image, sensor_qos(1))
+        self.subscribe(String, p['sky_topic'], self._on_sky, latched_qos())
         if p['backend'] == 'imx500':
-            self._inputs.append(self.create_subscription(
-                String, p['metadata_topic'], self._on_metadata, latched_qos()))
+            self.subscribe(String, p['metadata_topic'], self.remember_metadata,
+                           latched_qos())
         self.get_logger().info('analysing frames')
         return result
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._unsubscribe()
-        self.get_logger().info('paused: not analysing')
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().error('error in a transition; releasing everything')
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def _unsubscribe(self) -> None:
-        for subscription in self._inputs:
-            self.destroy_subscription(subscription)
-        self._inputs = []
-
-    def _release(self) -> None:
-        self._unsubscribe()
-        for name in ('_detections_pub', '_annotated_pub'):
-            publisher = getattr(self, name)
-            if publisher is not None:
-                self.destroy_publisher(publisher)
-                setattr(self, name, None)
+    def release(self) -> None:
+        super().release()
+        self._detections_pub = self._annotated_pub = None
         self._analyzer = None
-        self._metadata.clear()
 
     # --- callbacks ------------------------------------------------------------------
 
@@ -265,35 +196,18 @@ class VehicleDetector(LifecycleNode):
             return
         self._sky_condition = condition if isinstance(condition, str) else None
 
-    def _on_metadata(self, message: String) -> None:
-        try:
-            metadata = json.loads(message.data)
-            capture_time = float(metadata['capture_time'])
-        except (ValueError, KeyError, TypeError):
-            return
-        self._metadata[round(capture_time, 3)] = metadata
-        while len(self._metadata) > 8:  # a few frames of slack between the two topics
-            self._metadata.pop(next(iter(self._metadata)))
-
     def _on_image(self, message: Image) -> None:
         analyzer = self._analyzer
         if analyzer is None:
             return
-        p = self._params
-        capture_time = stamp_to_epoch(message.header.stamp)
-        try:
-            check_freshness(capture_time, now=time.time(), max_age_s=p['max_age_s'])
-            image = msg_to_image(message)
-        except FrameRejected as error:
-            analyzer.stats.dropped_stale += 1
-            self.get_logger().debug(f'frame dropped: {error}')
+        p = self.params
+        received = self.receive_frame(message, max_age_s=p['max_age_s'])
+        if received is None:
             return
-        except ValueError as error:
-            self.get_logger().warning(f'frame skipped: {error}', throttle_duration_sec=10.0)
-            return
+        image, capture_time = received
         analyzer.sky_condition = self._sky_condition if p['adaptive_threshold'] else None
         analysis = analyzer.analyze(image, t=capture_time,
-                                    metadata=self._metadata.get(round(capture_time, 3)))
+                                    metadata=self.metadata_for(capture_time))
         self.frames_analysed += 1
         body = detections_message(
             analysis, stamp_sec=message.header.stamp.sec,
@@ -310,32 +224,18 @@ class VehicleDetector(LifecycleNode):
 
     # --- diagnostics ----------------------------------------------------------------
 
-    def _publish_diagnostics(self) -> None:
+    def health(self) -> Dict[str, Health]:
         analyzer = self._analyzer
         if analyzer is None:
-            return
-        health = detector_health(analyzer.stats, now=time.time(),
-                                 max_age_s=self._params['max_age_s'],
-                                 backend=self._params['backend'])
-        self._diagnostics_pub.publish(health_array(
-            self, {f'{self.get_name()}: vehicles': health}))
-
-    def destroy_node(self) -> None:
-        for name in _CORE_LOGGERS:
-            self._bridge.detach(name)
-        super().destroy_node()
+            return {}
+        analyzer.stats.dropped_stale = self.dropped_stale
+        return {f'{self.get_name()}: vehicles': detector_health(
+            analyzer.stats, now=time.time(), max_age_s=self.params['max_age_s'],
+            backend=self.params['backend'])}
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = VehicleDetector()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(VehicleDetector, args)
 
 
 if __name__ == '__main__':

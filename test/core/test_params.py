@@ -22,6 +22,8 @@ import pytest
     (ParamSpec('a', 1, '', min_value=0, max_value=5), 5, 5),
     (ParamSpec('a', 'x', '', choices=('x', 'y')), 'y', 'y'),
     (ParamSpec('a', [], ''), ('p', 'q'), ['p', 'q']),
+    (ParamSpec('a', [0.5, 1.0], ''), [1, 2.5], [1.0, 2.5]),
+    (ParamSpec('a', [0.5], '', parse=lambda v: tuple(v)), [0.25], (0.25,)),
     (ParamSpec('a', True, ''), False, False),
 ])
 def test_valid_values_are_converted(spec, value, expected):
@@ -34,7 +36,10 @@ def test_valid_values_are_converted(spec, value, expected):
     (ParamSpec('a', 1, ''), True, 'must be int'),
     (ParamSpec('a', 1, ''), 1.5, 'must be int'),
     (ParamSpec('a', 'x', '', choices=('x', 'y')), 'z', 'not one of x, y'),
-    (ParamSpec('a', [], ''), [1], 'list of strings'),
+    (ParamSpec('a', [], ''), [1], 'list of str'),
+    (ParamSpec('a', [0.5, 1.0], ''), ['x'], 'list of float'),
+    (ParamSpec('a', [0.5], '', parse=lambda v: float('above one')), [2.0],
+     'a: could not convert'),
 ])
 def test_invalid_values_say_why(spec, value, message):
     with pytest.raises(ParameterError, match=message):

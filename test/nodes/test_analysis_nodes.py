@@ -125,7 +125,7 @@ def test_stale_frame_is_dropped_and_counted(graph):
                                         topics=[(DETECTIONS, String, RELIABLE)])
     image = np.full((240, 320, 3), 90, np.uint8)
     camera.frame(image, time.time() - 100.0)
-    wait_for(lambda: detector._analyzer.stats.dropped_stale == 1, timeout_s=10,
+    wait_for(lambda: detector.dropped_stale == 1, timeout_s=10,
              what='the stale frame to be dropped')
     fresh = time.time()
     camera.frame(image, fresh)
