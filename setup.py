@@ -49,6 +49,7 @@ setup(
             'frame_provider = framebridge_ros.nodes.frame_provider:main',
             'vehicle_detector = framebridge_ros.nodes.vehicle_detector:main',
             'sky_analyzer = framebridge_ros.nodes.sky_analyzer:main',
+            'supervisor = framebridge_ros.nodes.supervisor:main',
             'framebridge-capture = framebridge_ros.core.capture:main',
             'framebridge = framebridge_ros.cli:main',
         ],

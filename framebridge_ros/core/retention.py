@@ -13,23 +13,148 @@
 # limitations under the License.
 
 """
-Retention of frames in the shared volume.
+Retention of frames in the shared volume, and the supervisor's cleanup policy.
 
 Only files whose names are ours are ever touched, only inside the volume, and symlinks
 are removed as links, never followed.
+
+The policy (numbers from the seed, all parameters, see RETENTION_PARAMS):
+
+- live/: a frame older than archive_after_s (4 h, by the capture time in its name) moves
+  to processed/ together with its metadata (processed/<stem>.jpg beside
+  processed/<stem>.json). More than max_live_images (1000) frames in live/ triggers a
+  cleanup at once, and the oldest beyond that number move to processed/ as if aged.
+- processed/: frames and metadata older than processed_max_age_s (24 h) are deleted.
+- emergency, free disk below emergency_free_percent (10 %): the emergency_keep_live (50)
+  newest frames stay in live/, every older one is deleted with its metadata, and
+  processed/ is emptied (of our files).
+- leftovers of interrupted hand-offs (remove_orphans) are deleted too.
+
+Whatever the rule, a frame younger than min_age_s (the graph's max_frame_age_s, by its
+name or its mtime, whichever is younger) is never moved or deleted, foreign files and
+directories are never touched, and a directory that resolves outside capture_dir is
+refused. dry_run reports the same result without changing anything.
 """
 
+from dataclasses import asdict, dataclass, field
 import logging
 import os
+from pathlib import Path
+import shutil
+import stat
 import time
-from typing import List
+from typing import Iterator, List, Mapping, Optional, Tuple
 
+from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.core.volume import (
-    FRAME_SUFFIX, is_frame_name, list_frames_sorted, METADATA_SUFFIX, VolumeLayout)
+    FRAME_SUFFIX, is_frame_name, list_frames_sorted, METADATA_SUFFIX, stem_capture_time,
+    VolumeLayout)
 
-__all__ = ['remove_frame', 'trim_live', 'remove_orphans']
+__all__ = [
+    'RETENTION_PARAMS', 'RetentionPolicy', 'RetentionResult', 'cleanup_due',
+    'disk_free_percent', 'remove_frame', 'remove_orphans', 'run_retention', 'trim_live',
+]
 
-_log = logging.getLogger(__name__)
+_log = logging.getLogger('framebridge.retention')
+
+RETENTION_PARAMS = (
+    ParamSpec('archive_after_s', 4 * 3600.0,
+              'Frames in live/ older than this (capture time) move to processed/ with '
+              'their metadata.', min_value=1.0, max_value=365 * 86400.0),
+    ParamSpec('max_live_images', 1000,
+              'More frames than this in live/ triggers a cleanup at once; the oldest '
+              'beyond it move to processed/.', min_value=1, max_value=10000000),
+    ParamSpec('processed_max_age_s', 24 * 3600.0,
+              'Frames in processed/ older than this (capture time) are deleted.',
+              min_value=1.0, max_value=3650 * 86400.0),
+    ParamSpec('emergency_free_percent', 10.0,
+              'Below this free disk space (percent) cleanup is an emergency: only the '
+              'emergency_keep_live newest frames stay, processed/ is emptied.',
+              min_value=0.0, max_value=100.0),
+    ParamSpec('emergency_keep_live', 50, 'Frames kept in live/ by an emergency cleanup.',
+              min_value=0, max_value=10000000),
+    ParamSpec('dry_run', False, 'Cleanup reports what it would move and delete and '
+              'changes nothing.'),
+)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """The cleanup rules; see the module docstring. Defaults are the seed's numbers."""
+
+    archive_after_s: float = 4 * 3600.0
+    max_live_images: int = 1000
+    processed_max_age_s: float = 24 * 3600.0
+    emergency_free_percent: float = 10.0
+    emergency_keep_live: int = 50
+    dry_run: bool = False
+    min_age_s: float = 5.0
+    orphan_age_s: float = 60.0
+
+    @classmethod
+    def from_params(cls, params: Mapping, *, min_age_s: float) -> 'RetentionPolicy':
+        """Build a policy from checked RETENTION_PARAMS values."""
+        return cls(**{spec.name: params[spec.name] for spec in RETENTION_PARAMS},
+                   min_age_s=min_age_s)
+
+
+@dataclass
+class RetentionResult:
+    """What one cleanup moved and removed (or, in a dry run, would have)."""
+
+    dry_run: bool = False
+    emergency: bool = False
+    moved: List[str] = field(default_factory=list)
+    removed: List[str] = field(default_factory=list)
+    bytes_freed: int = 0
+    kept_young: int = 0
+    errors: List[str] = field(default_factory=list)
+    free_percent_before: Optional[float] = None
+    free_percent_after: Optional[float] = None
+    emergency_below_percent: Optional[float] = None
+
+    def summary(self) -> str:
+        """Return one line for people: what happened, bytes freed, problems."""
+        moved, removed = ('would move', 'would remove') if self.dry_run else ('moved', 'removed')
+        text = (f'{moved} {len(self.moved)} frame(s) to processed/, {removed} '
+                f'{len(self.removed)} file(s), {self.bytes_freed / 1e6:.2f} MB')
+        if self.emergency:
+            text = (f'EMERGENCY (free disk {_percent(self.free_percent_before)} < '
+                    f'{_percent(self.emergency_below_percent)}): {text}')
+        if self.dry_run:
+            text = f'dry run: {text}'
+        if self.kept_young:
+            text += f', kept {self.kept_young} frame(s) younger than the freshness limit'
+        if self.errors:
+            text += f'; {len(self.errors)} error(s): {self.errors[0]}'
+        return text
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _percent(value: Optional[float]) -> str:
+    return '?' if value is None else f'{value:.3g} %'
+
+
+def disk_free_percent(path: 'os.PathLike[str] | str') -> Optional[float]:
+    """Free space (what an unprivileged user may still write) in percent, None if unknown."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return None
+    return 100.0 * usage.free / usage.total if usage.total else None
+
+
+def cleanup_due(*, live_count: int, free_percent: Optional[float],
+                policy: RetentionPolicy) -> Optional[str]:
+    """Say why a cleanup must run now rather than at its period, or None."""
+    if free_percent is not None and free_percent < policy.emergency_free_percent:
+        return (f'free disk {free_percent:.1f} % < {policy.emergency_free_percent:g} %: '
+                'emergency cleanup')
+    if live_count > policy.max_live_images:
+        return f'{live_count} frames in live/ > {policy.max_live_images}'
+    return None
 
 
 def remove_frame(layout: VolumeLayout, name: str) -> None:
@@ -49,14 +174,8 @@ def trim_live(layout: VolumeLayout, *, max_images: int) -> List[str]:
     return [frame.name for frame in excess]
 
 
-def remove_orphans(layout: VolumeLayout, *, older_than_s: float = 60.0) -> List[str]:
-    """
-    Delete leftovers of interrupted hand-offs, older than older_than_s.
-
-    Metadata whose frame is gone (the frame is committed last, so fresh metadata may
-    legitimately wait for its frame) and partial files in .tmp/.
-    """
-    removed, cutoff = [], time.time() - older_than_s
+def _orphans(layout: VolumeLayout, cutoff: float) -> Iterator[os.DirEntry]:
+    """Yield metadata without its frame and .tmp/ leftovers last modified before cutoff."""
     live_stems = {name[:-len(FRAME_SUFFIX)] for name in os.listdir(layout.live)
                   if is_frame_name(name)} if layout.live.is_dir() else set()
     for directory, is_orphan in (
@@ -72,8 +191,172 @@ def remove_orphans(layout: VolumeLayout, *, older_than_s: float = 60.0) -> List[
             try:
                 if (entry.is_file(follow_symlinks=False) and is_orphan(entry.name)
                         and entry.stat(follow_symlinks=False).st_mtime < cutoff):
-                    os.unlink(entry.path)
-                    removed.append(entry.name)
+                    yield entry
             except FileNotFoundError:
                 continue
+
+
+def remove_orphans(layout: VolumeLayout, *, older_than_s: float = 60.0) -> List[str]:
+    """
+    Delete leftovers of interrupted hand-offs, older than older_than_s.
+
+    Metadata whose frame is gone (the frame is committed last, so fresh metadata may
+    legitimately wait for its frame) and partial files in .tmp/.
+    """
+    removed = []
+    for entry in list(_orphans(layout, time.time() - older_than_s)):
+        try:
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        removed.append(entry.name)
     return removed
+
+
+# --- the supervisor's policy --------------------------------------------------------
+
+def _is_our_name(name: str) -> bool:
+    """Tell whether name is a frame of ours or the metadata of one."""
+    if name.endswith(METADATA_SUFFIX):
+        return is_frame_name(name[:-len(METADATA_SUFFIX)] + FRAME_SUFFIX)
+    return is_frame_name(name)
+
+
+class _Cleaner:
+    """One cleanup run: safe file operations that record what they did into a result."""
+
+    def __init__(self, layout: VolumeLayout, policy: RetentionPolicy, now: float,
+                 result: RetentionResult) -> None:
+        self.layout, self.policy, self.now, self.result = layout, policy, now, result
+        self.metadata_ok = self.inside(layout.metadata)
+
+    def inside(self, directory: Path) -> bool:
+        """Refuse (and report) a directory that resolves outside capture_dir."""
+        if os.path.lexists(directory) and not self.layout.contains(directory):
+            self.result.errors.append(
+                f'{directory} resolves outside {self.layout.root}: left alone')
+            return False
+        return True
+
+    def usable(self, directory: Path) -> bool:
+        return directory.is_dir() and self.inside(directory)
+
+    def entries(self, directory: Path) -> List[Tuple[str, os.stat_result]]:
+        """Our files and symlinks in directory, oldest name first, with their lstat."""
+        found = []
+        try:
+            names = sorted(name for name in os.listdir(directory) if _is_our_name(name))
+        except FileNotFoundError:
+            return found
+        for name in names:
+            try:
+                info = os.lstat(directory / name)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+                found.append((name, info))
+        return found
+
+    def young(self, name: str, info: os.stat_result) -> bool:
+        """Tell whether a frame is too fresh to touch, by its name or its mtime."""
+        captured = stem_capture_time(name.replace(METADATA_SUFFIX, FRAME_SUFFIX))
+        newest = max(info.st_mtime, captured if captured is not None else info.st_mtime)
+        return self.now - newest < self.policy.min_age_s
+
+    def age(self, name: str, info: os.stat_result) -> float:
+        captured = stem_capture_time(name.replace(METADATA_SUFFIX, FRAME_SUFFIX))
+        return self.now - (captured if captured is not None else info.st_mtime)
+
+    def unlink(self, path: Path, info: Optional[os.stat_result] = None) -> None:
+        """Remove a file or symlink (the link itself, never its target)."""
+        try:
+            info = info or os.lstat(path)
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+                return
+            if not self.policy.dry_run:
+                os.unlink(path)
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            self.result.errors.append(f'cannot remove {path}: {error.strerror}')
+            return
+        self.result.removed.append(str(path.relative_to(self.layout.root)))
+        if stat.S_ISREG(info.st_mode):
+            self.result.bytes_freed += info.st_size
+
+    def delete_frame(self, name: str, info: os.stat_result) -> None:
+        self.unlink(self.layout.live / name, info)
+        metadata = self.layout.metadata / (name[:-len(FRAME_SUFFIX)] + METADATA_SUFFIX)
+        if self.metadata_ok and os.path.lexists(metadata):
+            self.unlink(metadata)
+
+    def archive_frame(self, name: str) -> None:
+        """Move a frame and its metadata from live/ to processed/ (a rename: same disk)."""
+        layout, stem = self.layout, name[:-len(FRAME_SUFFIX)]
+        target = layout.processed / name
+        if os.path.lexists(target):
+            self.result.errors.append(f'processed/{name} exists already: left in live/')
+            return
+        try:
+            if not self.policy.dry_run:
+                metadata = layout.metadata / (stem + METADATA_SUFFIX)
+                if self.metadata_ok and os.path.lexists(metadata):
+                    os.rename(metadata, layout.processed / (stem + METADATA_SUFFIX))
+                os.rename(layout.live / name, target)
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            self.result.errors.append(f'cannot move {name} to processed/: {error.strerror}')
+            return
+        self.result.moved.append(name)
+
+
+def run_retention(layout: VolumeLayout, policy: RetentionPolicy, *,
+                  now: Optional[float] = None,
+                  free_percent: Optional[float] = None) -> RetentionResult:
+    """
+    Apply the policy to the volume once and return what was done.
+
+    free_percent overrides the measured free disk space (shutil.disk_usage); now
+    overrides the clock. Never raises for a file problem: those land in result.errors.
+    """
+    now = time.time() if now is None else now
+    measured = disk_free_percent(layout.root) if free_percent is None else free_percent
+    result = RetentionResult(dry_run=policy.dry_run, free_percent_before=measured,
+                             emergency_below_percent=policy.emergency_free_percent)
+    result.emergency = measured is not None and measured < policy.emergency_free_percent
+    cleaner = _Cleaner(layout, policy, now, result)
+    processed_ok = cleaner.usable(layout.processed)
+
+    if cleaner.usable(layout.live):
+        live = [(name, info) for name, info in cleaner.entries(layout.live)
+                if name.endswith(FRAME_SUFFIX)]
+        if result.emergency:
+            doomed = live[:max(0, len(live) - policy.emergency_keep_live)]
+        else:
+            overflow = max(0, len(live) - policy.max_live_images)
+            doomed = [(name, info) for index, (name, info) in enumerate(live)
+                      if index < overflow or cleaner.age(name, info) > policy.archive_after_s]
+        for name, info in doomed:
+            if cleaner.young(name, info):
+                result.kept_young += 1
+            elif result.emergency:
+                cleaner.delete_frame(name, info)
+            elif processed_ok:
+                cleaner.archive_frame(name)
+
+    if processed_ok:
+        for name, info in cleaner.entries(layout.processed):
+            expired = result.emergency or cleaner.age(name, info) > policy.processed_max_age_s
+            if expired and not cleaner.young(name, info):
+                cleaner.unlink(layout.processed / name, info)
+
+    if cleaner.metadata_ok and cleaner.inside(layout.tmp):
+        for entry in list(_orphans(layout, now - policy.orphan_age_s)):
+            cleaner.unlink(Path(entry.path))
+
+    result.free_percent_after = (measured if policy.dry_run or free_percent is not None
+                                 else disk_free_percent(layout.root))
+    _log.log(logging.WARNING if result.emergency or result.errors else logging.INFO,
+             'cleanup: %s', result.summary())
+    return result

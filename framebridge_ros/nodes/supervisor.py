@@ -1,0 +1,795 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+supervisor: lifecycle, health, restarts and cleanup of the framebridge graph.
+
+In the manner of Nav2's lifecycle manager, for our Python lifecycle nodes. A plain node
+(it must run to bring the others up). It
+
+- brings managed_nodes to active in order at start (autostart): waits for their
+  <node>/get_state and <node>/change_state services, configures and activates each;
+  a node already active is adopted, not restarted;
+- polls each node's lifecycle state every monitor_period_s and brings a node back to
+  active when it is found unconfigured or inactive (failed transition, a process
+  respawned by launch) with exponential back-off, counting restarts; a node whose
+  output counter stops while frames keep landing is restarted through
+  deactivate - cleanup - configure - activate;
+- judges health every health_period_s: one /diagnostics status per managed node and
+  one for the volume, and a latched ~/status JSON summary;
+- runs retention every cleanup_period_s, and at once when live/ overflows or the disk
+  runs low; runs host_restart_command when frames stop landing.
+
+Services (std_srvs/Trigger): ~/startup, ~/pause, ~/resume, ~/reset, ~/cleanup, ~/is_active.
+Every call to a managed node is call_async with a deadline, awaited in a coroutine so no
+callback ever blocks, and results are gathered per node. See docs/SUPERVISOR.md.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from typing import Dict, List, Optional, Tuple
+
+from diagnostic_msgs.msg import DiagnosticArray
+from framebridge_ros.core.params import ParameterError, ParamSpec
+from framebridge_ros.core.retention import (
+    cleanup_due, RETENTION_PARAMS, RetentionPolicy, RetentionResult, run_retention)
+from framebridge_ros.core.supervision import (
+    Backoff, CounterWindow, iso_time, next_transition, node_health, NodeRecord, rank,
+    recovery_reason, scan_volume, stall_reason, status_summary, volume_health)
+from framebridge_ros.core.volume import VolumeLayout
+from framebridge_ros.ros_glue import (
+    declare_params, health_array, latched_qos, LoggerBridge, parameter_guard, read_params,
+    run_node)
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.exceptions import ParameterException
+from rclpy.node import Node
+from rclpy.task import Future
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+__all__ = ['SUPERVISOR_PARAMS', 'Supervisor', 'main']
+
+SUPERVISOR_PARAMS = (
+    ParamSpec('managed_nodes', ['frame_provider', 'vehicle_detector', 'sky_analyzer'],
+              'Lifecycle nodes to manage, in start-up order (as `ros2 lifecycle` names '
+              'them, relative to the supervisor namespace).', read_only=True),
+    ParamSpec('autostart', True, 'Bring the managed nodes to active at start.',
+              read_only=True),
+    ParamSpec('capture_dir', '/mnt/storage/camera_capture',
+              'Root of the shared volume, as host capture and frame_provider see it.'),
+    ParamSpec('max_frame_age_s', 5.0, 'A newest frame older than this is WARN; cleanup '
+              'never moves or deletes a frame younger than this.',
+              min_value=0.1, max_value=3600.0),
+    ParamSpec('host_stale_s', 60.0, 'No new frame for this long: ERROR, and '
+              'host_restart_command runs.', min_value=0.5, max_value=86400.0),
+    ParamSpec('host_restart_command', [], 'Command that restarts host capture, as an '
+              'argument list run without a shell (e.g. [systemctl, restart, '
+              'host-camera-capture]); empty: none. At most once per back-off period.'),
+    ParamSpec('host_restart_timeout_s', 30.0, 'host_restart_command is killed after this.',
+              min_value=0.1, max_value=3600.0),
+    ParamSpec('health_period_s', 30.0, 'Seconds between health checks (/diagnostics, '
+              '~/status, stall and disk checks).', min_value=0.05, max_value=3600.0,
+              read_only=True),
+    ParamSpec('monitor_period_s', 1.0, 'Seconds between lifecycle state polls of each '
+              'managed node.', min_value=0.05, max_value=60.0, read_only=True),
+    ParamSpec('cleanup_period_s', 3600.0, 'Seconds between retention runs.',
+              min_value=1.0, max_value=7 * 86400.0, read_only=True),
+    *RETENTION_PARAMS,
+    ParamSpec('warn_free_percent', 20.0, 'Free disk below this (percent) is WARN.',
+              min_value=0.0, max_value=100.0),
+    ParamSpec('service_timeout_s', 5.0, 'Deadline of each get_state call and of waiting '
+              'for a service.', min_value=0.05, max_value=300.0),
+    ParamSpec('transition_timeout_s', 60.0, 'Deadline of each change_state call '
+              '(configure may load models).', min_value=0.05, max_value=3600.0),
+    ParamSpec('startup_timeout_s', 30.0, 'How long start-up waits for the lifecycle '
+              'services of the managed nodes.', min_value=0.0, max_value=3600.0),
+    ParamSpec('restart_backoff_base_s', 2.0, 'Wait before the 2nd restart in a row; it '
+              'doubles with each further one.', min_value=0.01, max_value=3600.0),
+    ParamSpec('restart_backoff_max_s', 60.0, 'Longest wait between restarts; a node fine '
+              'for this long starts again from no wait.', min_value=0.01, max_value=86400.0),
+    ParamSpec('rate_window_s', 60.0, 'Window of frames/min and output rates (60 s suits '
+              'a 1 Hz camera).', min_value=1.0, max_value=3600.0),
+    ParamSpec('output_stall_s', 30.0, 'An active node whose output counter has not moved '
+              'for this long while frames land is restarted.',
+              min_value=0.5, max_value=86400.0),
+    ParamSpec('output_counter_keys', ['frames_published', 'frames_analysed'],
+              'Keys read as the output counter from the /diagnostics status a managed '
+              'node publishes about itself (named "<node>: ..."); first match wins.'),
+)
+
+_TRANSITIONS = {'configure': Transition.TRANSITION_CONFIGURE,
+                'activate': Transition.TRANSITION_ACTIVATE,
+                'deactivate': Transition.TRANSITION_DEACTIVATE,
+                'cleanup': Transition.TRANSITION_CLEANUP}
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill a command we started and whatever it started (its own session), and reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it ended on its own meanwhile
+    process.wait()
+
+
+class _Yield:
+    """Hand control back to the executor once; the awaiting task resumes on its next wake."""
+
+    def __await__(self):
+        yield
+
+
+class Supervisor(Node):
+    """Manages the lifecycle nodes of the graph; see the module docstring."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__('supervisor', **kwargs)
+        declare_params(self, SUPERVISOR_PARAMS)
+        self.add_on_set_parameters_callback(parameter_guard(SUPERVISOR_PARAMS))
+        self._params = params = read_params(self, SUPERVISOR_PARAMS)
+        self._bridge = LoggerBridge(self.get_logger()).attach('framebridge.retention')
+        self._layout = VolumeLayout.at(params['capture_dir'])
+        self._started_at = time.time()
+        # Records are touched by timers, client callbacks and service tasks, which a
+        # multi-threaded executor may run at once; the lock is never held across an await.
+        self._lock = threading.Lock()
+        self._records: Dict[str, NodeRecord] = {}
+        self._by_base: Dict[str, NodeRecord] = {}
+        self._get_clients, self._change_clients = {}, {}
+        self._polls: Dict[str, List[Tuple[Future, float]]] = {}  # get_state in flight
+        clients = ReentrantCallbackGroup()
+        # [''] means none: ROS cannot pass an empty list as a parameter override.
+        for name in (name.strip() for name in params['managed_nodes']):
+            if not name:
+                continue
+            record = NodeRecord(name, Backoff(params['restart_backoff_base_s'],
+                                              params['restart_backoff_max_s']),
+                                CounterWindow(params['rate_window_s']))
+            self._records[name] = record
+            self._by_base[name.rstrip('/').rsplit('/', 1)[-1]] = record
+            self._get_clients[name] = self.create_client(
+                GetState, f'{name}/get_state', callback_group=clients)
+            self._change_clients[name] = self.create_client(
+                ChangeState, f'{name}/change_state', callback_group=clients)
+        self._first_tick = True
+        self._stalled: Dict[str, str] = {}
+        self._cleanup_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix='cleanup')
+        self._cleanup_running: Optional[Future] = None
+        self._last_cleanup: Optional[Tuple[float, str, RetentionResult]] = None
+        self._auto_cleanup_backoff = Backoff(60.0, 900.0)
+        self._host_backoff = Backoff(1.0, 1.0)  # set from the parameters below
+        self._host_process: Optional[subprocess.Popen] = None
+        self._host_started = 0.0
+        self._host_output = None
+        self.host_restarts: List[Tuple[float, str]] = []  # (start time, outcome)
+        self._refresh_params()
+
+        self._wake_group = ReentrantCallbackGroup()
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        # Latched: a dashboard that connects late gets the last summary at once.
+        self._status_pub = self.create_publisher(String, '~/status', latched_qos())
+        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 50)
+        periodic = MutuallyExclusiveCallbackGroup()  # the periodic checks never overlap
+        self.create_timer(params['monitor_period_s'], self._monitor, callback_group=periodic)
+        self.create_timer(params['health_period_s'], self._health_check,
+                          callback_group=periodic)
+        self.create_timer(params['cleanup_period_s'], self._periodic_cleanup,
+                          callback_group=periodic)
+        services = ReentrantCallbackGroup()  # their coroutines wait on each other's nodes
+        for service, handler in (('startup', self._srv_startup), ('pause', self._srv_pause),
+                                 ('resume', self._srv_resume), ('reset', self._srv_reset),
+                                 ('cleanup', self._srv_cleanup),
+                                 ('is_active', self._srv_is_active)):
+            self.create_service(Trigger, f'~/{service}', handler, callback_group=services)
+        self.get_logger().info(
+            f'managing {", ".join(self._records) or "no nodes"} (autostart='
+            f'{params["autostart"]}); volume {self._layout.root}')
+
+    @property
+    def records(self) -> Dict[str, NodeRecord]:
+        return self._records
+
+    # --- waiting without blocking -----------------------------------------------------
+
+    def _wake(self, _future=None) -> None:
+        executor = self.executor
+        try:
+            if executor is not None:
+                executor.wake()
+        except Exception:  # noqa: B902 - shutting down: there is nobody left to wake
+            pass
+
+    def _spawn(self, coroutine_function, *args) -> bool:
+        executor = self.executor
+        if executor is None:
+            return False
+        executor.create_task(coroutine_function, *args)
+        return True
+
+    async def _wait(self, future: Future, timeout_s: float) -> bool:
+        """Await future for at most timeout_s, letting the executor run; True if done."""
+        if not future.done():
+            deadline = Future()
+            timer = self.create_timer(
+                max(timeout_s, 0.001), lambda: deadline.done() or deadline.set_result(True),
+                callback_group=self._wake_group)
+            future.add_done_callback(self._wake)  # futures finished by other threads too
+            try:
+                while not (future.done() or future.cancelled() or deadline.done()):
+                    await _Yield()
+            finally:
+                self.destroy_timer(timer)
+        return future.done()
+
+    async def _sleep(self, seconds: float) -> None:
+        await self._wait(Future(), seconds)
+
+    async def _call(self, client, request, timeout_s: float):
+        """Return the service's response, or None if it did not answer by the deadline."""
+        future = client.call_async(request)
+        if await self._wait(future, timeout_s):
+            return future.result()
+        client.remove_pending_request(future)
+        return None
+
+    async def _service_ready(self, client, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not client.service_is_ready():
+            if time.monotonic() >= deadline:
+                return False
+            await self._sleep(0.05)
+        return True
+
+    # --- lifecycle calls ------------------------------------------------------------
+
+    async def _get_state(self, name: str) -> Tuple[Optional[str], str]:
+        """Return (state label, '') or (None, why not)."""
+        client, timeout = self._get_clients[name], self._params['service_timeout_s']
+        if not await self._service_ready(client, timeout):
+            return None, f'{client.srv_name} not available within {timeout:g} s'
+        response = await self._call(client, GetState.Request(), timeout)
+        if response is None:
+            return None, f'{client.srv_name} did not answer within {timeout:g} s'
+        return response.current_state.label, ''
+
+    async def _first_answer(self, name: str, deadline: float) -> None:
+        """
+        Ask get_state until it answers or the start-up deadline passes.
+
+        The first call to a service just discovered can take seconds on a loaded
+        machine (Fast DDS matches the reply reader late); at start-up that is waiting,
+        not a failure.
+        """
+        client = self._get_clients[name]
+        while time.monotonic() < deadline:
+            timeout = min(self._params['service_timeout_s'], deadline - time.monotonic())
+            if await self._call(client, GetState.Request(), max(0.0, timeout)) is not None:
+                return
+
+    async def _transition(self, name: str, label: str) -> Tuple[bool, str]:
+        client = self._change_clients[name]
+        timeout = self._params['transition_timeout_s']
+        if not await self._service_ready(client, self._params['service_timeout_s']):
+            return False, f'{client.srv_name} not available'
+        request = ChangeState.Request()
+        request.transition.id = _TRANSITIONS[label]
+        with self._lock:
+            self._records[name].transitions += 1
+        response = await self._call(client, request, timeout)
+        if response is None:
+            return False, f'{label}: no answer within {timeout:g} s'
+        if not response.success:
+            return False, f'{label} failed (the node returned FAILURE or ERROR: see its log)'
+        return True, ''
+
+    def _observe(self, name: str, label: Optional[str], why: str = '') -> None:
+        with self._lock:
+            if label is None:
+                self._records[name].observe_unreachable(why, time.time())
+            else:
+                self._records[name].observe_state(label, time.time())
+
+    async def _drive(self, name: str, goal: str, *,
+                     only_down: bool = False) -> Tuple[bool, str, int]:
+        """Take a node to goal step by step; return (reached, what happened, transitions)."""
+        steps = 0
+        for _ in range(12):
+            state, why = await self._get_state(name)
+            self._observe(name, state, why)
+            if state is None:
+                return False, why, steps
+            if state == goal or (only_down and 0 <= rank(state) < rank(goal)):
+                return True, state, steps
+            label = next_transition(state, goal)
+            if label is None:
+                if state == 'finalized':
+                    return False, ('finalized: only a new process (launch respawn) brings '
+                                   'it back'), steps
+                await self._sleep(0.1)  # a transition is in progress elsewhere
+                continue
+            ok, why = await self._transition(name, label)
+            steps += 1
+            if not ok:
+                after, _ = await self._get_state(name)
+                self._observe(name, after, why)
+                return False, f'{why}; now {after or "unreachable"}', steps
+        return False, f'did not reach {goal}', steps
+
+    async def _claim(self, name: str, timeout_s: float) -> bool:
+        """Become the one task transitioning this node, waiting for a running one."""
+        deadline = time.monotonic() + timeout_s
+        record = self._records[name]
+        while True:
+            with self._lock:
+                if not record.busy:
+                    record.busy, record.generation = True, record.generation + 1
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            await self._sleep(0.05)
+
+    def _release(self, name: str) -> None:
+        with self._lock:
+            self._records[name].busy = False
+
+    async def _bring(self, name: str, goal: str, *, only_down: bool = False) -> Tuple[bool, str]:
+        """Set the node's wanted state and take it there; never raises."""
+        record = self._records[name]
+        if not await self._claim(name, 2 * self._params['transition_timeout_s']):
+            return False, 'busy: another transition sequence did not finish'
+        try:
+            with self._lock:
+                record.desired = goal
+            ok, detail, steps = await self._drive(name, goal, only_down=only_down)
+            with self._lock:
+                if ok:
+                    record.last_error, record.came_back = '', False
+                    record.backoff.attempts = 0  # an explicit request starts afresh
+                    if goal == 'active' and steps == 0 and record.transitions == 0:
+                        record.adopted = True
+                        detail = 'active (adopted: it was active already)'
+                else:
+                    record.last_error = detail
+            return ok, detail
+        except Exception as error:  # noqa: B902 - a raising task would stop the executor
+            self.get_logger().error(f'{name}: internal error while bringing it to {goal}: '
+                                    f'{error!r}')
+            return False, f'internal error: {error}'
+        finally:
+            self._release(name)
+
+    async def _bring_all(self, goal: str, *, reverse: bool = False, only_down: bool = False,
+                         services_deadline: Optional[float] = None) -> Tuple[bool, str]:
+        """
+        Bring every node to goal in order (reverse to go down); gather each result.
+
+        With services_deadline (monotonic), each node's lifecycle services are first
+        waited for until then: a late node delays those after it, never those before.
+        """
+        results = []
+        for name in list(self._records)[::-1] if reverse else list(self._records):
+            if services_deadline is not None:
+                for client in (self._get_clients[name], self._change_clients[name]):
+                    await self._service_ready(
+                        client, max(0.0, services_deadline - time.monotonic()))
+                await self._first_answer(name, services_deadline)
+            results.append((name, *await self._bring(name, goal, only_down=only_down)))
+        text = '; '.join(f'{name}: {detail}' for name, _, detail in results) or 'no nodes'
+        return all(ok for _, ok, _ in results), text
+
+    async def _startup(self) -> Tuple[bool, str]:
+        """Bring the nodes up in order, each once its services appear (shared deadline)."""
+        ok, text = await self._bring_all(
+            'active', services_deadline=time.monotonic() + self._params['startup_timeout_s'])
+        (self.get_logger().info if ok else self.get_logger().error)(
+            f'startup {"complete" if ok else "incomplete"}: {text}')
+        return ok, text
+
+    async def _autostart(self) -> None:
+        try:
+            await self._startup()
+        except Exception as error:  # noqa: B902 - a raising task would stop the executor
+            self.get_logger().error(f'autostart failed: {error!r}')
+
+    async def _recover(self, name: str, reason: str, full_restart: bool) -> None:
+        """Bring a node back to active after a failure (claimed by the caller)."""
+        record = self._records[name]
+        try:
+            with self._lock:
+                record.restarts += 1
+                record.last_restart, record.last_restart_reason = time.time(), reason
+                number = record.restarts
+            self.get_logger().warning(f'restarting {name} (#{number}): {reason}')
+            started = time.monotonic()
+            ok, detail = True, ''
+            if full_restart:
+                ok, detail, _ = await self._drive(name, 'unconfigured')
+            if ok:
+                ok, detail, _ = await self._drive(name, 'active')
+            now = time.time()
+            with self._lock:
+                record.backoff.record(now)
+                if ok:
+                    record.last_error, record.came_back = '', False
+                    record.output.restart_grace(now)
+                    self._stalled.pop(name, None)
+                else:
+                    record.failed_restarts += 1
+                    record.last_error = detail
+                wait = record.backoff.delay_s()
+            if ok:
+                self.get_logger().info(f'{name} active again after '
+                                       f'{time.monotonic() - started:.2f} s')
+            else:
+                self.get_logger().error(f'restart of {name} failed: {detail}; next attempt '
+                                        f'in {wait:g} s at the earliest')
+        except Exception as error:  # noqa: B902 - a raising task would stop the executor
+            self.get_logger().error(f'{name}: internal error in restart: {error!r}')
+        finally:
+            self._release(name)
+
+    # --- periodic monitoring ----------------------------------------------------------
+
+    def _monitor(self) -> None:
+        """Poll each node's state (one request in flight per node) and the host command."""
+        try:
+            if self._first_tick and self.executor is not None:
+                self._first_tick = False
+                if self._params['autostart']:
+                    self._spawn(self._autostart)
+                # A first report and cleanup now, not a period from now: a supervisor that
+                # is respawned more often than cleanup_period_s must still clean up.
+                self._health_check()
+                self._periodic_cleanup('at start')
+            now = time.time()
+            self._poll_host_command(now)
+            for name, record in self._records.items():
+                self._poll_node(name, record, now)
+        except Exception as error:  # noqa: B902 - a raising timer would stop the executor
+            self.get_logger().error(f'monitor: {error!r}')
+
+    def _poll_node(self, name: str, record: NodeRecord, now: float) -> None:
+        """
+        Ask the node for its state, once per monitor period.
+
+        A request unanswered after service_timeout_s marks the node down. Requests
+        overlap (at most timeout / period in flight), so a respawned process is noticed
+        within a period even while a request to the dead one waits out its deadline.
+        """
+        timeout = self._params['service_timeout_s']
+        client = self._get_clients[name]
+        pending, expired = [], []
+        for future, sent in self._polls.get(name, []):
+            if not future.done():
+                (expired if now - sent >= timeout else pending).append((future, sent))
+        for future, _ in expired:
+            client.remove_pending_request(future)
+        self._polls[name] = pending
+        with self._lock:
+            if record.busy:
+                return
+            if expired and (record.last_answer is None or record.last_answer < expired[-1][1]):
+                record.observe_unreachable(f'get_state did not answer within {timeout:g} s',
+                                           now)
+            generation = record.generation
+            if not client.service_is_ready():
+                # Give nodes still starting up the start-up deadline before calling them down.
+                if (record.reachable is not None
+                        or now - self._started_at > self._params['startup_timeout_s']):
+                    record.observe_unreachable('get_state service not available', now)
+                return
+        future = client.call_async(GetState.Request())
+        pending.append((future, now))
+        future.add_done_callback(partial(self._on_polled, name, generation))
+
+    def _on_polled(self, name: str, generation: int, future: Future) -> None:
+        """Take a polled state in; start a recovery when the node needs one."""
+        try:
+            if not future.done() or future.exception() is not None:
+                return
+            label, now, reason = future.result().current_state.label, time.time(), None
+            record = self._records[name]
+            with self._lock:
+                if record.busy or record.generation != generation:
+                    return  # a transition sequence ran meanwhile: its view is newer
+                record.observe_state(label, now)
+                reason = recovery_reason(record, now=now)
+                if reason:
+                    record.busy, record.generation = True, record.generation + 1
+            if reason and not self._spawn(self._recover, name, reason, False):
+                self._release(name)
+        except Exception as error:  # noqa: B902 - a raising task would stop the executor
+            self.get_logger().error(f'{name}: state poll: {error!r}')
+
+    def _on_diagnostics(self, message: DiagnosticArray) -> None:
+        """Take each managed node's output counter and own verdict from its statuses."""
+        now, keys = time.time(), self._params['output_counter_keys']
+        for status in message.status:
+            prefix, colon, _ = status.name.partition(':')
+            record = self._by_base.get(prefix.strip()) if colon else None
+            if record is None:
+                continue
+            values = {pair.key: pair.value for pair in status.values}
+            level = status.level[0] if isinstance(status.level, bytes) else int(status.level)
+            with self._lock:
+                record.reported_level, record.reported_message = level, status.message
+                for key in keys:
+                    try:
+                        record.output.add(now, int(values[key]), key=key)
+                        break
+                    except (KeyError, ValueError):
+                        continue
+
+    # --- health -----------------------------------------------------------------------
+
+    def _refresh_params(self) -> None:
+        try:
+            self._params = params = read_params(self, SUPERVISOR_PARAMS)
+        except ParameterError as error:  # the guard refuses bad values; keep the last good
+            self.get_logger().error(f'parameters: {error}')
+            return
+        self._layout = VolumeLayout.at(params['capture_dir'])
+        with self._lock:
+            for record in self._records.values():
+                record.backoff.base_s = params['restart_backoff_base_s']
+                record.backoff.max_s = params['restart_backoff_max_s']
+                record.output.window_s = params['rate_window_s']
+            # Host capture gets at least host_stale_s to deliver before the next try.
+            self._host_backoff.base_s = max(params['restart_backoff_base_s'],
+                                            params['host_stale_s'])
+            self._host_backoff.max_s = max(params['restart_backoff_max_s'],
+                                           self._host_backoff.base_s)
+
+    def _policy(self) -> RetentionPolicy:
+        return RetentionPolicy.from_params(self._params,
+                                           min_age_s=self._params['max_frame_age_s'])
+
+    def _health_check(self) -> None:
+        try:
+            self._refresh_params()
+            self._publish_health(time.time())
+        except Exception as error:  # noqa: B902 - a raising timer would stop the executor
+            self.get_logger().error(f'health check: {error!r}')
+
+    def _publish_health(self, now: float) -> None:
+        params = self._params
+        snapshot = scan_volume(self._layout, now=now,
+                               window_s=max(params['rate_window_s'], params['output_stall_s']))
+        due = cleanup_due(live_count=snapshot.live_count, free_percent=snapshot.free_percent,
+                          policy=self._policy())
+        if not due:
+            self._auto_cleanup_backoff.settle(now)
+        elif self._cleanup_running is None and self._auto_cleanup_backoff.ready(now):
+            # At once, then backing off: a disk that stays full is not rescanned every tick.
+            self._auto_cleanup_backoff.record(now)
+            self._start_cleanup(due)
+        newest_age = None if snapshot.newest_time is None else now - snapshot.newest_time
+        if (newest_age if newest_age is not None
+                else now - self._started_at) > params['host_stale_s']:
+            self._maybe_restart_host(now, newest_age)
+        else:
+            self._host_backoff.settle(now)
+        landed = snapshot.frames_since(now - params['output_stall_s'])
+        reports = {}
+        restarts = []
+        upstream_ok = True  # nodes after a stopped or missing one starve with it
+        with self._lock:
+            for name, record in self._records.items():
+                stalled = upstream_ok and stall_reason(
+                    record, now=now, frames_landed=landed,
+                    output_stall_s=params['output_stall_s'])
+                upstream_ok = upstream_ok and not stalled and (
+                    record.state == 'active' or record.desired != 'active')
+                if stalled:
+                    self._stalled[name] = stalled
+                    record.busy, record.generation = True, record.generation + 1
+                    restarts.append((name, stalled))
+                reports[name] = node_health(record, now=now,
+                                            stalled=self._stalled.get(name, ''))
+        for name, reason in restarts:
+            if not self._spawn(self._recover, name, reason, True):
+                self._release(name)
+        volume = volume_health(
+            snapshot, now=now, started_at=self._started_at, window_s=params['rate_window_s'],
+            max_frame_age_s=params['max_frame_age_s'], host_stale_s=params['host_stale_s'],
+            emergency_free_percent=params['emergency_free_percent'],
+            warn_free_percent=params['warn_free_percent'], extra=self._volume_extra())
+        me = self.get_name()
+        self._diagnostics_pub.publish(health_array(
+            self, {**{f'{me}: {name}': report for name, report in reports.items()},
+                   f'{me}: volume': volume}, hardware_id=str(self._layout.root)))
+        with self._lock:
+            summary = status_summary(now=now, nodes=reports, volume=volume,
+                                     records=self._records,
+                                     extra={'supervisor': self.get_fully_qualified_name()})
+        self._status_pub.publish(String(data=json.dumps(summary)))
+
+    def _volume_extra(self) -> dict:
+        last = self._last_cleanup
+        host = self.host_restarts[-1] if self.host_restarts else None
+        return {
+            'last_cleanup': '-' if last is None else
+            f'{iso_time(last[0])} ({last[1]}): {last[2].summary()}',
+            'host_restart_command': ' '.join(self._params['host_restart_command']) or '-',
+            'host_restarts': len(self.host_restarts),
+            'last_host_restart': '-' if host is None else f'{iso_time(host[0])}: {host[1]}',
+        }
+
+    # --- host capture restart -------------------------------------------------------
+
+    def _maybe_restart_host(self, now: float, newest_age: Optional[float]) -> None:
+        command = self._params['host_restart_command']
+        if not command or self._host_process is not None or not self._host_backoff.ready(now):
+            return
+        self._host_backoff.record(now)
+        why = ('no frame yet' if newest_age is None
+               else f'no new frame for {newest_age:.0f} s')
+        self.get_logger().warning(f'{why}: running host_restart_command {command}')
+        self._host_output = tempfile.TemporaryFile()
+        try:
+            # No shell, its own session (so a timeout kills all it started), no stdin.
+            self._host_process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=self._host_output,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as error:
+            self._host_output.close()
+            self._host_output = None
+            self.host_restarts.append((now, f'could not run: {error.strerror}'))
+            self.get_logger().error(f'host_restart_command could not run: {error}')
+            return
+        self._host_started = now
+        self.host_restarts.append((now, 'running'))
+
+    def _poll_host_command(self, now: float) -> None:
+        process = self._host_process
+        if process is None:
+            return
+        code = process.poll()
+        if code is None:
+            if now - self._host_started < self._params['host_restart_timeout_s']:
+                return
+            _kill_group(process)
+            outcome = f'killed after {self._params["host_restart_timeout_s"]:g} s'
+        else:
+            outcome = f'exit code {code}'
+        self._host_output.seek(0)
+        output = self._host_output.read()[-300:].decode(errors='replace').strip()
+        self._host_output.close()
+        self._host_process = self._host_output = None
+        self.host_restarts[-1] = (self.host_restarts[-1][0],
+                                  outcome + (f': {output}' if output else ''))
+        (self.get_logger().info if code == 0 else self.get_logger().error)(
+            f'host_restart_command: {self.host_restarts[-1][1]}')
+
+    # --- cleanup ----------------------------------------------------------------------
+
+    def _periodic_cleanup(self, reason: str = 'periodic') -> None:
+        try:
+            if self._cleanup_running is None:
+                self._refresh_params()
+                self._start_cleanup(reason)
+        except Exception as error:  # noqa: B902 - a raising timer would stop the executor
+            self.get_logger().error(f'cleanup: {error!r}')
+
+    def _start_cleanup(self, reason: str) -> Future:
+        """Run retention on the worker thread; the returned future gets the result."""
+        done, layout, policy = Future(), self._layout, self._policy()
+        self._cleanup_running = done
+
+        def work() -> RetentionResult:
+            try:
+                return run_retention(layout, policy)
+            except Exception as error:  # noqa: B902 - report, never lose the worker
+                return RetentionResult(dry_run=policy.dry_run,
+                                       errors=[f'cleanup failed: {error!r}'])
+
+        def finished(job) -> None:
+            result = job.result()
+            self._last_cleanup = (time.time(), reason, result)
+            self._cleanup_running = None
+            done.set_result(result)
+            self._wake()
+
+        self._cleanup_pool.submit(work).add_done_callback(finished)
+        return done
+
+    # --- services ---------------------------------------------------------------------
+
+    async def _answer(self, response, work):
+        """Fill a Trigger response from work() -> (success, message); never raise."""
+        try:
+            response.success, response.message = await work()
+        except Exception as error:  # noqa: B902 - a raising task would stop the executor
+            self.get_logger().error(f'service: internal error {error!r}')
+            response.success, response.message = False, f'internal error: {error!r}'
+        return response
+
+    async def _srv_startup(self, request, response):
+        return await self._answer(response, self._startup)
+
+    async def _srv_pause(self, request, response):
+        return await self._answer(response, partial(
+            self._bring_all, 'inactive', reverse=True, only_down=True))
+
+    async def _srv_resume(self, request, response):
+        return await self._answer(response, partial(self._bring_all, 'active'))
+
+    async def _srv_reset(self, request, response):
+        return await self._answer(response, partial(
+            self._bring_all, 'unconfigured', reverse=True, only_down=True))
+
+    async def _srv_cleanup(self, request, response):
+        return await self._answer(response, self._cleanup_now)
+
+    async def _srv_is_active(self, request, response):
+        return await self._answer(response, self._ask_all_active)
+
+    async def _cleanup_now(self) -> Tuple[bool, str]:
+        running = self._cleanup_running
+        if running is not None:  # let it finish, then run one with today's parameters
+            await self._wait(running, 3600.0)
+        self._refresh_params()
+        future = self._start_cleanup('requested by ~/cleanup')
+        if not await self._wait(future, 3600.0):
+            return False, 'cleanup still running after 1 h'
+        result = future.result()
+        return not result.errors, result.summary()
+
+    async def _ask_all_active(self) -> Tuple[bool, str]:
+        """Ask every node now (requests in parallel, one deadline) whether it is active."""
+        timeout = self._params['service_timeout_s']
+        futures = {name: client.call_async(GetState.Request())
+                   for name, client in self._get_clients.items() if client.service_is_ready()}
+        deadline = time.monotonic() + timeout
+        states = {}
+        for name in self._records:
+            future = futures.get(name)
+            if future is None:
+                states[name] = 'unreachable'
+            elif await self._wait(future, max(0.0, deadline - time.monotonic())):
+                states[name] = future.result().current_state.label
+            else:
+                self._get_clients[name].remove_pending_request(future)
+                states[name] = 'no answer'
+        return (all(state == 'active' for state in states.values()),
+                ', '.join(f'{name}: {state}' for name, state in states.items()) or 'no nodes')
+
+    def destroy_node(self) -> None:
+        for name, polls in self._polls.items():  # late answers must find nobody waiting
+            for future, _ in polls:
+                self._get_clients[name].remove_pending_request(future)
+        self._cleanup_pool.shutdown(wait=False, cancel_futures=True)
+        process = self._host_process
+        if process is not None:
+            _kill_group(process)
+        self._bridge.detach('framebridge.retention')
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    # Nothing in the supervisor blocks, so rclpy.spin's single thread is enough.
+    run_node(Supervisor, args, fatal=(ParameterError, ParameterException))
+
+
+if __name__ == '__main__':
+    main()
