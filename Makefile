@@ -14,7 +14,8 @@ WS_ARGS := --build-base $(WS)/build --install-base $(WS)/install --base-paths .
 RUN := . $(WS)/install/setup.sh && PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 BIN := $(WS)/install/framebridge_ros/lib/framebridge_ros
 # The demo: simulated camera, a volume in ./demo_volume, a simulated day every 10 min.
-DEMO_ARGS ?= --source simulated --capture-dir demo_volume --param simulated_day_cycle_s:=600.0
+DEMO_ARGS ?= --source simulated --capture-dir demo_volume --param simulated_day_cycle_s:=600.0 \
+	--param health_period_s:=5.0
 
 .PHONY: venv build test demo bench clean
 

@@ -64,10 +64,11 @@ NODE_NAMES = {'capture': 'host_capture', 'provider': 'frame_provider',
 
 # Key/values worth a place on a one-line status; the rest stays in `framebridge status`.
 _HEADLINE_KEYS = (
-    'frames_captured', 'errors', 'last_frame_age_s', 'capture_duration_median_ms',
+    'frames_captured', 'errors', 'capture_duration_median_ms',
     'frames_published', 'newest_frame_age_s', 'skipped_backlog', 'skipped_stale',
-    'skipped_corrupt', 'discovery_latency_median_ms', 'vehicles', 'counts', 'condition',
-    'confidence', 'processing_ms_median', 'free_disk_percent', 'restarts')
+    'skipped_corrupt', 'discovery_latency_median_ms', 'frames_analysed', 'detections',
+    'processing_median_ms', 'condition', 'confidence', 'cloud_cover', 'frames_per_min',
+    'free_disk_percent', 'restarts')
 
 
 class DiagnosticsMonitor:

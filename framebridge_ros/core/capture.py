@@ -351,13 +351,14 @@ class HostCapture:
             return None
         if self._backend is None:
             self._restart_backend()
-            if self._backend is None:
-                return None
+        backend = self._backend  # close() from another thread may drop self._backend
+        if backend is None:
+            return None
         self._sequence += 1
         part = self.layout.tmp / f'capture_{os.getpid()}_{self._sequence:06d}.jpg.part'
         started = time.monotonic()
         try:
-            result = self._backend.capture(part)
+            result = backend.capture(part)
             jpeg = part.read_bytes()
             info = inspect_jpeg(jpeg, min_bytes=self.params['min_file_bytes'])
             decode_jpeg(jpeg, scale=0.125)  # cheap proof that it decodes
@@ -365,7 +366,7 @@ class HostCapture:
             metadata = build_metadata(
                 capture_time=result.capture_time, sequence=self._sequence,
                 width=info.width, height=info.height, quality=self.params['quality'],
-                jpeg=jpeg, source=self._backend.source, capture_duration_s=duration,
+                jpeg=jpeg, source=backend.source, capture_duration_s=duration,
                 camera=result.camera, ground_truth=result.ground_truth)
             stem = frame_stem(capture_time=result.capture_time, sequence=self._sequence)
             frame = commit_frame(self.layout, stem=stem, jpeg_tmp=part,
@@ -457,9 +458,12 @@ class CaptureRunner:
         interval = self._capture.params['interval_s']
         next_start = time.monotonic()
         while not self._stop.is_set():
-            frame = self._capture.capture_once()
-            if self._on_frame is not None:
-                self._on_frame(frame)
+            try:
+                frame = self._capture.capture_once()
+                if self._on_frame is not None:
+                    self._on_frame(frame)
+            except Exception:  # noqa: B902 - the capture thread must outlive any bug
+                _log.exception('capture step failed unexpectedly; continuing')
             # Keep a steady cadence; a slow capture delays the next one, never queues.
             next_start = max(next_start + interval, time.monotonic())
             next_start += self._capture.backoff_s

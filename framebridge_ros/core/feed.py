@@ -110,11 +110,6 @@ class FrameFeed:
         return False
 
     def _offer(self, path: Path, seen_at: float) -> None:
-        try:
-            changed_ns = os.lstat(path).st_ctime_ns  # the rename into live/ sets ctime
-            self.stats.discovery_latency_s.append(max(0.0, seen_at - changed_ns / 1e9))
-        except OSError:
-            pass
         with self._lock:
             if path.name <= self._last_name:
                 return
@@ -124,6 +119,12 @@ class FrameFeed:
                 self.stats.skipped_backlog += 1
             self._pending = path
             self._lock.notify()
+        # Only a first report gets here: the scan that finds the same file later does not.
+        try:
+            changed_ns = os.lstat(path).st_ctime_ns  # the rename into live/ sets ctime
+            self.stats.discovery_latency_s.append(max(0.0, seen_at - changed_ns / 1e9))
+        except OSError:
+            pass
 
     def _work(self) -> None:
         while True:
