@@ -25,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = [ROOT / name for name in ('framebridge_ros', 'test', 'setup.py', 'launch',
-                                  'bench') if (ROOT / name).exists()]
+                                  'bench', 'tools') if (ROOT / name).exists()]
 HEADER_LINES = [
     '# Copyright 2026 The framebridge_ros Authors',
     '# Licensed under the Apache License, Version 2.0 (the "License");',

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Explicit paths: a bare '.' would also lint the .venv and colcon workspaces.
 PATHS = [str(ROOT / name) for name in ('framebridge_ros', 'test', 'setup.py', 'launch',
-                                       'bench') if (ROOT / name).exists()]
+                                       'bench', 'tools') if (ROOT / name).exists()]
 
 
 @pytest.mark.flake8

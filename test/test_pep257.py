@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = [str(ROOT / name) for name in ('framebridge_ros', 'test', 'setup.py', 'launch',
-                                       'bench') if (ROOT / name).exists()]
+                                       'bench', 'tools') if (ROOT / name).exists()]
 
 
 @pytest.mark.linter
