@@ -134,6 +134,10 @@ class FrameFeed:
                 if self._stopping:
                     return
                 path, self._pending = self._pending, None
+                # A second report of the frame just delivered (the safety scan, or a
+                # closed event) may have been queued while it was being read.
+                if path.name <= self._last_name:
+                    continue
             self._deliver(path)
 
     def _deliver(self, path: Path) -> None:

@@ -40,6 +40,8 @@ WATCH_MODES = ('auto', 'events', 'poll')
 
 _log = logging.getLogger('framebridge.watcher')
 
+_FULL_SCAN_S = 10.0
+
 FrameCallback = Callable[[Path, float], None]
 
 
@@ -130,7 +132,19 @@ class VolumeWatcher:
             return set()
 
     def _poll(self) -> None:
+        last_mtime, last_scan = None, 0.0
         while not self._stop.wait(self._poll_interval_s):
+            # Listing 10,000 names costs ~1.5 % of a core every second; an unchanged
+            # directory mtime says nothing came or went. Timestamps are coarse (a kernel
+            # tick), so a full scan still runs every _FULL_SCAN_S.
+            try:
+                mtime = os.stat(self._directory).st_mtime_ns
+            except OSError:
+                mtime = None
+            now = time.monotonic()
+            if mtime is not None and mtime == last_mtime and now - last_scan < _FULL_SCAN_S:
+                continue
+            last_mtime, last_scan = mtime, now
             names = self._scan_names()
             for name in sorted(names - self._known):
                 self._on_frame(self._directory / name, time.time())

@@ -66,6 +66,23 @@ def test_older_and_repeated_reports_are_ignored(volume):
         feed.stop()
 
 
+def test_a_report_queued_while_its_frame_was_read_is_not_delivered_again(volume):
+    """The safety scan can report a frame again while the worker is still reading it."""
+    delivered = []
+    feed = FrameFeed(volume, on_frame=lambda frame: delivered.append(frame.name),
+                     max_age_s=30, watch_mode='events')
+    first = write_frame(volume)[0]
+    feed._deliver(first)   # the worker's read of the first report...
+    feed._pending = first  # ...while the second report was queued behind it
+    feed.start()
+    try:
+        second = write_frame(volume)[0]
+        wait_for(lambda: delivered[-1:] == [second.name], timeout_s=5, what='next frame')
+        assert delivered == [first.name, second.name]
+    finally:
+        feed.stop()
+
+
 def test_existing_fresh_frame_is_delivered_at_start_and_stale_one_is_not(volume):
     write_frame(volume, capture_time=time.time() - 100)
     delivered = []

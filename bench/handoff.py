@@ -1,0 +1,1290 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hand-off benchmark: a frame renamed into live/ until a subscriber in another process has it.
+
+    .venv/bin/python -m bench.handoff            # the full run, about 10 min on 2 cores
+    .venv/bin/python -m bench.handoff --quick    # a smoke run, under 2 min
+
+Every lane has its own processes, DDS domain and volume. Lanes take turns frame by frame
+in a shuffled round-robin, one frame in flight at a time, so every lane sees the same
+machine: these machines are shared and noisy, and only ratios within one run mean much.
+
+    bound        in this process: cv2.imdecode of the JPEG, full size and DCT-reduced
+                 (the provider's scale), and a memcpy of the decoded frame (warm buffer)
+    discovery    in this process: the provider's VolumeWatcher and FrameFeed, rename to
+                 callback
+    floor        bench.handoff_pub floor -> bench.handoff_sub: a bare rclpy publisher of
+                 the decoded frame, default settings, msg.data filled from bytes;
+                 floor = bound decode + that publish-to-receive time, round by round
+    naive        the seed's design (bench.handoff_pub naive): 1 s poll, imread, publish
+    raw, compressed, scaled, all
+                 python -m framebridge_ros.nodes.frame_provider, configured and
+                 activated over lifecycle_msgs/srv/ChangeState, -> bench.handoff_sub
+                 subscribed to camera/image_raw, image_raw/compressed, image_scaled, or
+                 all three at once
+    levers       the same with a lever: the Fast DDS profile (config/fastdds_shm.xml),
+                 huge pages for big mallocs (GLIBC_TUNABLES=glibc.malloc.hugetlb=1), both
+                 (no code change), cache_size 2, and code changes measured through
+                 bench.handoff_provider: a reused message buffer, image_scaled first;
+                 with --no-levers (the default of --quick) they are left out
+
+Latency runs from the wall clock read right before commit_frame() (its rename into live/
+follows the metadata write and fsync: commit_frame takes about 1.5 ms) to the wall clock read
+first thing in the subscriber's callback. CPU per frame is the process CPU clock of each
+process, counted over its own lane's turns only; peak RSS is VmHWM.
+
+Then: provider idle CPU, and memory with 0 and with 10,000 files in live/ (with the
+levers: also watch_mode events and the quiet_poll variant); and a sustained 10 fps at
+1080p through provider + one subscriber, counting lost frames (with the levers: once
+more with profile + huge pages). The tables are printed as Markdown; docs/PERFORMANCE.md
+holds one run and explains it.
+"""
+
+import argparse
+from collections import deque
+from dataclasses import dataclass, field
+import importlib.metadata
+import json
+import math
+import os
+from pathlib import Path
+import platform
+import random
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from bench.handoff_pub import FLOOR_TOPIC
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray
+from framebridge_ros.core.feed import FrameFeed
+from framebridge_ros.core.frames import Frame
+from framebridge_ros.core.jpeg import SCALE_FLAGS
+from framebridge_ros.core.metadata import build_metadata, dump_metadata, iso_utc
+from framebridge_ros.core.scene import SimulatedScene
+from framebridge_ros.core.volume import (
+    commit_frame, frame_stem, is_frame_name, VolumeLayout, write_file_synced)
+from framebridge_ros.core.watcher import VolumeWatcher
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+__all__ = ['main']
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_PROFILE = REPO / 'config' / 'fastdds_shm.xml'
+SCALE = 0.25  # the provider's default scale of camera/image_scaled, left as it is
+TOPICS = {'raw': ('camera/image_raw', 'image'),
+          'compressed': ('camera/image_raw/compressed', 'compressed'),
+          'scaled': ('camera/image_scaled', 'image')}
+HUGE_PAGES_ENV = {'GLIBC_TUNABLES': 'glibc.malloc.hugetlb=1'}
+REQUIRED_LANES = ('bound', 'floor', 'naive', 'raw')  # the ratios need them
+SETTLE_S = 0.03  # after a frame arrived, before the next lane's turn: the processes finish
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot go on; the message says which process and why."""
+
+
+# --- statistics ---------------------------------------------------------------------
+
+def summary(values: Sequence[float]) -> Dict[str, float]:
+    """Return n, median, p95 (nearest rank) and max of values."""
+    if not values:
+        return {'n': 0, 'median': math.nan, 'p95': math.nan, 'max': math.nan}
+    ordered = sorted(values)
+    rank = max(0, math.ceil(0.95 * len(ordered)) - 1)
+    return {'n': len(ordered), 'median': statistics.median(ordered), 'p95': ordered[rank],
+            'max': ordered[-1]}
+
+
+# --- processes ----------------------------------------------------------------------
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds of a process: its CPU clock (ns), else /proc/<pid>/stat (ticks)."""
+    try:
+        return time.clock_gettime(((~pid) << 3) | 2)  # Linux CPUCLOCK_SCHED of the process
+    except OSError:
+        fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def process_memory_mb(pid: int) -> Dict[str, float]:
+    """Return the peak RSS (VmHWM) and the RSS (VmRSS) of a process in MiB."""
+    values = {}
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        key, _, rest = line.partition(':')
+        if key in ('VmHWM', 'VmRSS'):
+            values[key] = int(rest.split()[0]) / 1024
+    return values
+
+
+class Child:
+    """A process this benchmark started: protocol lines on stdout, a log of stderr."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, env: Dict[str, str],
+                 log_dir: Path, stdin: bool = False) -> None:
+        self.name = name
+        self.log_path = log_dir / f'{name}.log'
+        self._log = open(self.log_path, 'wb')
+        self.process = subprocess.Popen(
+            list(argv), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=self._log,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            start_new_session=True)  # its own process group: stop() ends it and its children
+        self._buffer = b''
+        self.lines: Deque[str] = deque()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def fileno(self) -> int:
+        return self.process.stdout.fileno()
+
+    def send(self, line: str) -> None:
+        self.process.stdin.write((line + '\n').encode())
+        self.process.stdin.flush()
+
+    def read_available(self) -> None:
+        chunk = os.read(self.fileno(), 1 << 16)
+        if not chunk:
+            self.process.wait(timeout=5.0)
+            raise BenchError(f'{self.name} exited with {self.process.returncode}; '
+                             f'its log ({self.log_path}) ends:\n{self.log_tail()}')
+        self._buffer += chunk
+        *complete, self._buffer = self._buffer.split(b'\n')
+        self.lines.extend(line.decode() for line in complete)
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return '\n'.join(self.log_path.read_text(errors='replace').splitlines()[-lines:])
+        except OSError:
+            return '(no log)'
+
+    def cpu_s(self) -> float:
+        return process_cpu_s(self.pid)
+
+    def memory_mb(self) -> Dict[str, float]:
+        return process_memory_mb(self.pid)
+
+    def stop(self) -> None:
+        """End the process group: SIGTERM (rclpy shuts down cleanly), SIGKILL after 5 s."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()  # a reader of stdin ends on EOF
+            except BrokenPipeError:
+                pass
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.pid, signal.SIGTERM)
+                self.process.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                print(f'  {self.name} ignored SIGTERM for 5 s: killed', file=sys.stderr)
+                os.killpg(self.pid, signal.SIGKILL)
+                self.process.wait(timeout=5.0)
+            except ProcessLookupError:
+                pass
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+        self._log.close()
+
+
+def pump(children: Iterable[Child], until: float) -> List[Tuple[Child, str]]:
+    """Return the lines the children have written, waiting no later than until (monotonic)."""
+    children = list(children)
+    pending = [(child, child.lines.popleft()) for child in children for _ in range(
+        len(child.lines))]
+    if pending:
+        return pending
+    timeout = max(0.0, until - time.monotonic())
+    ready, _, _ = select.select(children, [], [], timeout)
+    for child in ready:
+        child.read_available()
+    return [(child, child.lines.popleft()) for child in children for _ in range(
+        len(child.lines))]
+
+
+# --- frames and volumes -------------------------------------------------------------
+
+@dataclass
+class Size:
+    """One frame size of the benchmark with its test JPEGs."""
+
+    width: int
+    height: int
+    label: str
+    jpegs: List[bytes] = field(default_factory=list)
+    paths: List[Path] = field(default_factory=list)
+    metadata: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+
+def make_size(width: int, height: int, *, quality: int, count: int, out_dir: Path) -> Size:
+    """Render count photographic frames of the simulated roadside camera as JPEGs."""
+    names = {(1920, 1080): '1080p', (4056, 3040): '12 MP'}
+    label = names.get((width, height), f'{width}x{height}')
+    size = Size(width, height, label)
+    scene = SimulatedScene(width=width, height=height, seed=7)
+    for index in range(count):
+        image, truth = scene.render(2.5 * index)
+        ok, encoded = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise BenchError('OpenCV could not encode a test frame')
+        jpeg = encoded.tobytes()
+        path = out_dir / f'frame_{width}x{height}_{index}.jpg'
+        path.write_bytes(jpeg)
+        size.jpegs.append(jpeg)
+        size.paths.append(path)
+        size.metadata.append(build_metadata(
+            capture_time=0.0, sequence=0, width=width, height=height, quality=quality,
+            jpeg=jpeg, source='simulated', capture_duration_s=0.0, ground_truth=truth))
+    return size
+
+
+class BenchVolume:
+    """A shared volume this benchmark commits frames into the way host capture does."""
+
+    def __init__(self, root: Path, *, keep: int = 3) -> None:
+        self.layout = VolumeLayout.at(root)
+        self.layout.ensure()
+        self._keep = keep
+        self._sequence = 0
+        self._committed: Deque[Path] = deque()
+        self.commit_s: List[float] = []
+        self.last_name = ''
+
+    def commit(self, size: Size, index: int) -> float:
+        """Commit test frame index of size; return the wall clock read right before."""
+        self._sequence += 1
+        part = self.layout.tmp / f'bench_{self._sequence:06d}.jpg.part'
+        write_file_synced(part, size.jpegs[index])  # the camera's write, before the hand-off
+        landed = time.time()
+        metadata = dict(size.metadata[index], capture_time=landed, timestamp=iso_utc(landed),
+                        sequence=self._sequence)
+        path = commit_frame(self.layout,
+                            stem=frame_stem(capture_time=landed, sequence=self._sequence),
+                            jpeg_tmp=part, metadata_json=dump_metadata(metadata))
+        self.commit_s.append(time.time() - landed)
+        self._committed.append(path)
+        self.last_name = path.name
+        return landed
+
+    def trim(self) -> None:
+        """Delete all but the newest frames, as host retention would."""
+        while len(self._committed) > self._keep:
+            path = self._committed.popleft()
+            path.unlink(missing_ok=True)
+            self.layout.metadata_path_for(path).unlink(missing_ok=True)
+
+
+def fill_stale_frames(layout: VolumeLayout, count: int) -> None:
+    """Write count small valid frames, an hour old, straight into live/ (set-up only)."""
+    image, _ = SimulatedScene(width=160, height=120, seed=3).render(0.0)
+    jpeg = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    start = time.time() - 3600.0 - count
+    for index in range(count):
+        stem = frame_stem(capture_time=start + index, sequence=index + 1)
+        (layout.live / f'{stem}.jpg').write_bytes(jpeg)
+
+
+# --- lanes --------------------------------------------------------------------------
+
+@dataclass
+class RunContext:
+    """What every lane needs: where to put things, the environment, the random order."""
+
+    root: Path
+    log_dir: Path
+    python: str
+    base_env: Dict[str, str]
+    profile: Optional[Path]
+    rng: random.Random
+    base_domain: int
+    next_domain: int = 0
+    children: List[Child] = field(default_factory=list)
+
+    def new_phase(self) -> None:
+        """Hand out domain ids from the start again: the last phase's processes are gone."""
+        self.next_domain = self.base_domain + 1
+
+    def domain(self) -> int:
+        domain, self.next_domain = self.next_domain, self.next_domain + 1
+        if domain > 232:  # Fast DDS port arithmetic ends there
+            raise BenchError('out of DDS domain ids; run fewer lanes')
+        return domain
+
+    def spawn(self, name: str, argv: Sequence[str], *, domain: int,
+              env: Optional[Dict[str, str]] = None, stdin: bool = False) -> Child:
+        full_env = dict(self.base_env, ROS_DOMAIN_ID=str(domain), **(env or {}))
+        child = Child(name, argv, env=full_env, log_dir=self.log_dir, stdin=stdin)
+        self.children.append(child)
+        return child
+
+    def profile_env(self) -> Dict[str, str]:
+        if self.profile is None:
+            raise BenchError('no Fast DDS profile to measure')
+        return {'FASTRTPS_DEFAULT_PROFILES_FILE': str(self.profile)}
+
+
+class Lane:
+    """One measured path; subclasses start its processes and run one frame per turn."""
+
+    def __init__(self, key: str, label: str, size: Size, *, topics: Sequence[str],
+                 env: Optional[Dict[str, str]] = None) -> None:
+        self.key, self.label, self.size = key, label, size
+        self.topics = list(topics)
+        self.env = env or {}
+        self.children: Dict[str, Child] = {}
+        self.latency_ms: Dict[str, List[float]] = {topic: [] for topic in self.topics}
+        self.by_round: Dict[str, Dict[int, float]] = {topic: {} for topic in self.topics}
+        self.lost = {topic: 0 for topic in self.topics}
+        self.cpu_s: Dict[str, float] = {}
+        self.turns = 0
+        self.memory: Dict[str, Dict[str, float]] = {}
+        self.diagnostics: Dict[str, str] = {}
+        self.matched = False
+
+    # life cycle of the lane
+    def start(self, run: RunContext) -> None:
+        raise NotImplementedError
+
+    def prepare(self, run: RunContext, deadline: float) -> None:
+        """Wait until every subscriber (and publisher) reports its match."""
+        waiting = {name for name, child in self.children.items() if self._reports_match(name)}
+        while waiting:
+            if time.monotonic() > deadline:
+                raise BenchError(f'{self.key}: {", ".join(sorted(waiting))} never matched')
+            for child, line in pump(self.children.values(), deadline):
+                if line == 'M':
+                    waiting.discard(child.name.split(':', 1)[1])
+        self.matched = True
+
+    def _reports_match(self, role: str) -> bool:
+        return role == 'sub'
+
+    def finish(self) -> None:
+        for role, child in self.children.items():
+            self.memory[role] = child.memory_mb()
+
+    def close(self) -> None:
+        pass
+
+    # one frame
+    def turn(self, run: RunContext, round_index: int, frame_index: int,
+             measured: bool) -> None:
+        before = {role: child.cpu_s() for role, child in self.children.items()}
+        arrived = self._one_frame(run, frame_index)
+        settle = time.monotonic() + SETTLE_S
+        while time.monotonic() < settle:
+            pump(self.children.values(), settle)  # late duplicates are read and dropped
+        if not measured:
+            return
+        self.turns += 1
+        for role, child in self.children.items():
+            self.cpu_s[role] = self.cpu_s.get(role, 0.0) + child.cpu_s() - before[role]
+        for topic in self.topics:
+            if topic in arrived:
+                self.latency_ms[topic].append(1000 * arrived[topic])
+                self.by_round[topic][round_index] = 1000 * arrived[topic]
+            else:
+                self.lost[topic] += 1
+
+    def _one_frame(self, run: RunContext, frame_index: int) -> Dict[str, float]:
+        raise NotImplementedError
+
+    def _timeout_s(self) -> float:
+        return 2.0 + 0.4 * self.size.megapixels
+
+    def _wait_arrivals(self, landed: float, deadline: float) -> Dict[str, float]:
+        names = {TOPICS[topic][0]: topic for topic in self.topics}
+        arrived: Dict[str, float] = {}
+        while len(arrived) < len(self.topics) and time.monotonic() < deadline:
+            for _, line in pump(self.children.values(), deadline):
+                words = line.split()
+                if len(words) != 4 or words[0] != 'R' or words[1] not in names:
+                    continue
+                if abs(int(words[2]) / 1e9 - landed) < 2e-6:  # this frame, not a late one
+                    arrived[names[words[1]]] = int(words[3]) / 1e9 - landed
+        return arrived
+
+
+class SubscriberMixin:
+    """Start bench.handoff_sub for the lane's topics."""
+
+    def _start_subscriber(self, run: RunContext, domain: int, topics: Iterable[str]) -> None:
+        argv = [run.python, '-m', 'bench.handoff_sub']
+        for topic in topics:
+            argv += ['--topic', '='.join(TOPICS[topic]) if topic in TOPICS else topic]
+        self.children['sub'] = run.spawn(f'{self.key}:sub', argv, domain=domain, env=self.env)
+
+
+class FloorLane(SubscriberMixin, Lane):
+    """A bare publisher of the decoded frame -> subscriber: publish-to-receive."""
+
+    def __init__(self, key: str, label: str, size: Size, **kwargs) -> None:
+        super().__init__(key, label, size, topics=['floor'], **kwargs)
+        self.fill_ms: List[float] = []
+        self.publish_ms: List[float] = []
+        self._sequence = 0
+
+    def start(self, run: RunContext) -> None:
+        domain = run.domain()
+        argv = [run.python, '-m', 'bench.handoff_pub', 'floor']
+        for path in self.size.paths:
+            argv += ['--jpeg', str(path)]
+        self.children['pub'] = run.spawn(f'{self.key}:pub', argv, domain=domain,
+                                         env=self.env, stdin=True)
+        self._start_subscriber(run, domain, [f'{FLOOR_TOPIC}=image'])
+
+    def _reports_match(self, role: str) -> bool:
+        return True
+
+    def _one_frame(self, run: RunContext, frame_index: int) -> Dict[str, float]:
+        self._sequence += 1
+        self.children['pub'].send(f'P {self._sequence} {frame_index}')
+        deadline = time.monotonic() + self._timeout_s()
+        stamp_ns, received = None, {}
+        while time.monotonic() < deadline:
+            for _, line in pump(self.children.values(), deadline):
+                words = line.split()
+                if words[:2] == ['T', str(self._sequence)]:
+                    stamp_ns = int(words[2])
+                    self._last_fill_ms = int(words[3]) / 1e6
+                    self._last_publish_ms = int(words[4]) / 1e6
+                elif len(words) == 4 and words[0] == 'R':
+                    received[int(words[2])] = int(words[3])
+            if stamp_ns is not None and stamp_ns in received:
+                self.fill_ms.append(self._last_fill_ms)
+                self.publish_ms.append(self._last_publish_ms)
+                return {'floor': (received[stamp_ns] - stamp_ns) / 1e9}
+        return {}
+
+
+class NaiveLane(SubscriberMixin, Lane):
+    """The seed's design: a 1 s poll of live/, newest by mtime, imread, publish."""
+
+    POLL_S = 1.0
+
+    def __init__(self, key: str, label: str, size: Size, **kwargs) -> None:
+        super().__init__(key, label, size, topics=['raw'], **kwargs)
+        self.volume: Optional[BenchVolume] = None
+
+    def start(self, run: RunContext) -> None:
+        domain = run.domain()
+        self.volume = BenchVolume(run.root / self.size.label.replace(' ', '') / self.key)
+        self.children['pub'] = run.spawn(
+            f'{self.key}:pub', [run.python, '-m', 'bench.handoff_pub', 'naive', '--live',
+                                str(self.volume.layout.live), '--poll-s', str(self.POLL_S)],
+            domain=domain, env=self.env)
+        self._start_subscriber(run, domain, self.topics)
+
+    def _one_frame(self, run: RunContext, frame_index: int) -> Dict[str, float]:
+        # Frames land at any moment of the poll cycle: draw the moment at random.
+        phase = time.monotonic() + run.rng.uniform(0.0, self.POLL_S)
+        while time.monotonic() < phase:
+            pump(self.children.values(), phase)
+        landed = self.volume.commit(self.size, frame_index)
+        arrived = self._wait_arrivals(landed, time.monotonic() + self.POLL_S +
+                                      self._timeout_s())
+        self.volume.trim()
+        return arrived
+
+
+class ProviderLane(SubscriberMixin, Lane):
+    """frame_provider in its own process, driven over ChangeState, -> a subscriber."""
+
+    def __init__(self, key: str, label: str, size: Size, *, topics: Sequence[str],
+                 variants: Sequence[str] = (), env: Optional[Dict[str, str]] = None,
+                 params: Optional[Dict[str, str]] = None, stale_files: int = 0,
+                 keep: int = 3) -> None:
+        super().__init__(key, label, size, topics=topics, env=env)
+        self.variants = list(variants)
+        self.params = dict(params or {})
+        self.stale_files = stale_files
+        self._keep = keep
+        self.volume: Optional[BenchVolume] = None
+        self._context = self._node = self._executor = None
+        self._last_diagnostics: Optional[DiagnosticArray] = None
+
+    def start(self, run: RunContext) -> None:
+        domain = run.domain()
+        self.volume = BenchVolume(run.root / self.size.label.replace(' ', '') / self.key,
+                                  keep=self._keep)
+        if self.stale_files:
+            fill_stale_frames(self.volume.layout, self.stale_files)
+        argv = [run.python, '-m', 'framebridge_ros.nodes.frame_provider']
+        if self.variants:
+            argv = [run.python, '-m', 'bench.handoff_provider']
+            for variant in self.variants:
+                argv += ['--variant', variant]
+        argv += ['--ros-args', '-p', f'capture_dir:={self.volume.layout.root}']
+        for name, value in self.params.items():
+            argv += ['-p', f'{name}:={value}']
+        self.children['provider'] = run.spawn(f'{self.key}:provider', argv, domain=domain,
+                                              env=self.env)
+        self._start_subscriber(run, domain, self.topics)
+        self._context = rclpy.Context()
+        rclpy.init(context=self._context, domain_id=domain,
+                   signal_handler_options=SignalHandlerOptions.NO)
+        self._node = Node(f'bench_handoff_{self.key}', context=self._context)
+        self._client = self._node.create_client(ChangeState, '/frame_provider/change_state')
+        self._node.create_subscription(DiagnosticArray, '/diagnostics',
+                                       self._on_diagnostics, 10)
+        self._executor = SingleThreadedExecutor(context=self._context)
+        self._executor.add_node(self._node)
+
+    def _on_diagnostics(self, message: DiagnosticArray) -> None:
+        self._last_diagnostics = message
+
+    def prepare(self, run: RunContext, deadline: float) -> None:
+        if not self._client.wait_for_service(timeout_sec=max(0.0, deadline - time.monotonic())):
+            raise BenchError(f'{self.key}: frame_provider offers no change_state service; '
+                             f'log:\n{self.children["provider"].log_tail()}')
+        for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+            future = self._client.call_async(ChangeState.Request(
+                transition=Transition(id=transition)))
+            self._executor.spin_until_future_complete(
+                future, timeout_sec=max(0.0, deadline - time.monotonic()))
+            if not future.done() or not future.result().success:
+                raise BenchError(f'{self.key}: lifecycle transition {transition} failed; '
+                                 f'log:\n{self.children["provider"].log_tail()}')
+        super().prepare(run, deadline)
+
+    def _one_frame(self, run: RunContext, frame_index: int) -> Dict[str, float]:
+        landed = self.volume.commit(self.size, frame_index)
+        arrived = self._wait_arrivals(landed, time.monotonic() + self._timeout_s())
+        self.volume.trim()
+        return arrived
+
+    def read_diagnostics(self, timeout_s: float = 3.0) -> Dict[str, str]:
+        """Return the key/values of the provider's next /diagnostics message."""
+        for _ in range(50):  # what queued up while nobody spun: old news
+            self._executor.spin_once(timeout_sec=0.0)
+        self._last_diagnostics = None
+        deadline = time.monotonic() + timeout_s
+        while self._last_diagnostics is None and time.monotonic() < deadline:
+            self._executor.spin_once(timeout_sec=max(0.0, deadline - time.monotonic()))
+        if self._last_diagnostics is not None:
+            for status in self._last_diagnostics.status:
+                if status.name.endswith('frames'):
+                    self.diagnostics = {kv.key: kv.value for kv in status.values}
+        return self.diagnostics
+
+    def finish(self) -> None:
+        super().finish()
+        self.read_diagnostics()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._node.destroy_node()
+            rclpy.try_shutdown(context=self._context)
+            self._executor = None
+
+
+class BoundLane(Lane):
+    """In this process: decode full and reduced, and memcpy the decoded frame."""
+
+    def __init__(self, key: str, label: str, size: Size) -> None:
+        super().__init__(key, label, size, topics=['decode', 'decode_reduced', 'memcpy',
+                                                   'copy_fresh', 'decode_into'])
+        self._buffers = [np.frombuffer(jpeg, np.uint8) for jpeg in size.jpegs]
+        self._warm = np.ones((size.height, size.width, 3), np.uint8)
+        self._warm_decode = np.ones_like(self._warm)
+
+    def start(self, run: RunContext) -> None:
+        pass
+
+    def _one_frame(self, run: RunContext, frame_index: int) -> Dict[str, float]:
+        buffer, times = self._buffers[frame_index], {}
+        started = time.perf_counter()
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+        times['decode'] = time.perf_counter() - started
+        started = time.perf_counter()
+        cv2.imdecode(buffer, SCALE_FLAGS[SCALE])
+        times['decode_reduced'] = time.perf_counter() - started
+        started = time.perf_counter()
+        np.copyto(self._warm, image)
+        times['memcpy'] = time.perf_counter() - started
+        started = time.perf_counter()
+        image.copy()
+        times['copy_fresh'] = time.perf_counter() - started
+        started = time.perf_counter()
+        decoded = cv2.imread(str(self.size.paths[frame_index]), self._warm_decode,
+                             cv2.IMREAD_COLOR)
+        times['decode_into'] = time.perf_counter() - started
+        if decoded is None or decoded.ctypes.data != self._warm_decode.ctypes.data:
+            raise BenchError('cv2.imread did not decode into the buffer it was given')
+        return times
+
+
+class DiscoveryLane(Lane):
+    """
+    In this process: the provider's own watcher and feed on a volume of their own.
+
+    watcher: rename -> VolumeWatcher callback (inotify through watchdog, auto mode as
+    the provider runs it); feed: rename -> FrameFeed.on_frame, the frame read, checked
+    and dated, the point where the provider starts publishing.
+    """
+
+    def __init__(self, key: str, label: str, size: Size) -> None:
+        super().__init__(key, label, size, topics=['watcher', 'feed'])
+        self._seen: Dict[str, Dict[str, float]] = {}
+        self._event = threading.Event()
+        self._watcher: Optional[VolumeWatcher] = None
+        self._feed: Optional[FrameFeed] = None
+
+    def start(self, run: RunContext) -> None:
+        self.volume = BenchVolume(run.root / self.size.label.replace(' ', '') / self.key)
+        live = self.volume.layout.live
+        self._watcher = VolumeWatcher(live, on_frame=self._on_path, name_filter=is_frame_name)
+        self._feed = FrameFeed(self.volume.layout, on_frame=self._on_frame, max_age_s=5.0)
+        self._watcher.start()
+        self._feed.start()
+
+    def _record(self, name: str, what: str, at: float) -> None:
+        seen = self._seen.setdefault(name, {})
+        seen.setdefault(what, at)
+        if len(seen) == 2:
+            self._event.set()
+
+    def _on_path(self, path: Path, seen_at: float) -> None:
+        self._record(path.name, 'watcher', seen_at)
+
+    def _on_frame(self, frame: Frame) -> None:
+        self._record(frame.name, 'feed', time.time())
+
+    def _one_frame(self, run: RunContext, frame_index: int) -> Dict[str, float]:
+        self._event.clear()
+        landed = self.volume.commit(self.size, frame_index)
+        self._event.wait(timeout=self._timeout_s())
+        self.volume.trim()
+        seen = self._seen.pop(self.volume.last_name, {})
+        return {what: at - landed for what, at in seen.items()}
+
+    def close(self) -> None:
+        if self._feed is not None:
+            self._feed.stop()
+        if self._watcher is not None:
+            self._watcher.stop()
+
+
+# --- phases -------------------------------------------------------------------------
+
+def start_lanes(run: RunContext, lanes: Sequence[Lane], *, timeout_s: float) -> None:
+    run.new_phase()
+    for lane in lanes:
+        lane.start(run)
+    deadline = time.monotonic() + timeout_s
+    for lane in lanes:
+        lane.prepare(run, deadline)
+
+
+def run_rounds(run: RunContext, lanes: Sequence[Lane], size: Size, *, warmup: int,
+               frames: int, progress: str) -> None:
+    for round_index in range(warmup + frames):
+        order = list(lanes)
+        run.rng.shuffle(order)
+        frame_index = round_index % len(size.jpegs)
+        for lane in order:
+            lane.turn(run, round_index, frame_index, measured=round_index >= warmup)
+        if round_index % 10 == 9 or round_index == warmup + frames - 1:
+            print(f'  {progress}: round {round_index + 1}/{warmup + frames}',
+                  file=sys.stderr, flush=True)
+
+
+def stop_lanes(run: RunContext, lanes: Sequence[Lane]) -> None:
+    for lane in lanes:
+        try:
+            lane.close()
+        except Exception as error:  # noqa: B902 - stopping the rest matters more
+            print(f'  closing {lane.key}: {error}', file=sys.stderr)
+    for child in reversed(run.children):
+        child.stop()
+    run.children.clear()
+
+
+def deployment_env(run: RunContext) -> Dict[str, str]:
+    """Return the environment levers that need no code change: profile, huge pages."""
+    return dict(HUGE_PAGES_ENV, **(run.profile_env() if run.profile else {}))
+
+
+def latency_lanes(run: RunContext, size: Size, *, levers: bool) -> List[Lane]:
+    """Build the lanes of one size; levers adds the lever lanes."""
+    tuned = deployment_env(run)
+    lanes: List[Lane] = [
+        BoundLane('bound', 'bound', size),
+        DiscoveryLane('discovery', 'discovery', size),
+        FloorLane('floor', 'floor: bare pub -> sub of the decoded frame', size),
+        NaiveLane('naive', 'naive baseline (seed design)', size),
+        ProviderLane('raw', 'framebridge image_raw', size, topics=['raw']),
+        ProviderLane('compressed', 'framebridge image_raw/compressed', size,
+                     topics=['compressed']),
+        ProviderLane('scaled', 'framebridge image_scaled', size, topics=['scaled']),
+        ProviderLane('all', 'framebridge, all three topics subscribed', size,
+                     topics=['compressed', 'raw', 'scaled']),
+    ]
+    if levers:
+        if run.profile is not None:
+            lanes.append(ProviderLane('raw_profile', 'image_raw + Fast DDS profile', size,
+                                      topics=['raw'], env=run.profile_env()))
+        lanes += [
+            ProviderLane('raw_hugepages', 'image_raw + malloc huge pages', size,
+                         topics=['raw'], env=HUGE_PAGES_ENV),
+            ProviderLane('raw_cache2', 'image_raw, cache_size 2 (memory)', size,
+                         topics=['raw'], params={'cache_size': '2'}),
+            ProviderLane('raw_reuse', 'image_raw + reused message buffer', size,
+                         topics=['raw'], variants=['reuse']),
+            ProviderLane('raw_env', 'image_raw + profile + huge pages', size,
+                         topics=['raw'], env=tuned),
+            ProviderLane('raw_env_reuse', 'image_raw + profile + huge pages + reuse', size,
+                         topics=['raw'], variants=['reuse'], env=tuned),
+            ProviderLane('all_env', 'all three + profile + huge pages', size,
+                         topics=['compressed', 'raw', 'scaled'], env=tuned),
+            ProviderLane('all_env_scaled_first', 'all three + profile + huge pages + '
+                         'image_scaled first', size, topics=['compressed', 'raw', 'scaled'],
+                         variants=['scaled_first'], env=tuned),
+            FloorLane('floor_env', 'floor with profile + huge pages', size, env=tuned),
+        ]
+    return lanes
+
+
+def latency_phase(run: RunContext, size: Size, *, warmup: int, frames: int,
+                  levers: bool, only: Sequence[str] = ()) -> Dict[str, Any]:
+    lanes = [lane for lane in latency_lanes(run, size, levers=levers)
+             if not only or lane.key in only or lane.key in REQUIRED_LANES]
+    print(f'{size.label}: starting {len(lanes)} lanes', file=sys.stderr, flush=True)
+    try:
+        start_lanes(run, lanes, timeout_s=90.0)
+        run_rounds(run, lanes, size, warmup=warmup, frames=frames, progress=size.label)
+        for lane in lanes:
+            lane.finish()
+        return lane_results(lanes, size)
+    finally:
+        stop_lanes(run, lanes)
+
+
+def lane_results(lanes: Sequence[Lane], size: Size) -> Dict[str, Any]:
+    """Turn the lanes' samples into figures (ms, MiB), the floor included."""
+    by_key = {lane.key: lane for lane in lanes}
+    results: Dict[str, Any] = {'size': size.label, 'width': size.width,
+                               'height': size.height,
+                               'jpeg_kib': statistics.mean(len(j) for j in size.jpegs) / 1024,
+                               'lanes': {}}
+    bound = by_key['bound']
+    for lane in lanes:
+        entry: Dict[str, Any] = {'label': lane.label, 'topics': {}, 'lost': lane.lost,
+                                 'turns': lane.turns,
+                                 'cpu_ms_per_frame': {
+                                     role: 1000 * cpu / max(1, lane.turns)
+                                     for role, cpu in lane.cpu_s.items()},
+                                 'memory_mb': lane.memory}
+        for topic, values in lane.latency_ms.items():
+            entry['topics'][topic] = summary(values)
+        if isinstance(lane, FloorLane):
+            entry['fill'] = summary(lane.fill_ms)
+            entry['publish_call'] = summary(lane.publish_ms)
+            decode = bound.by_round['decode']
+            floor = [decode[r] + value for r, value in lane.by_round['floor'].items()
+                     if r in decode]
+            entry['topics']['floor_total'] = summary(floor)
+        if isinstance(lane, ProviderLane):
+            entry['diagnostics'] = lane.diagnostics
+            entry['commit_ms'] = summary([1000 * s for s in lane.volume.commit_s])
+        results['lanes'][lane.key] = entry
+    return results
+
+
+def resources_phase(run: RunContext, size: Size, *, files: int, idle_s: float,
+                    frames: int, levers: bool) -> Dict[str, Any]:
+    """Idle CPU of the provider, and its memory with 0 and with `files` frames in live/."""
+    topics = ['raw', 'scaled']
+    lanes = [ProviderLane('mem_empty', 'live/ empty', size, topics=topics),
+             ProviderLane('mem_files', f'{files} files in live/', size, topics=topics,
+                          stale_files=files)]
+    if levers:
+        lanes += [ProviderLane('mem_files_events', f'{files} files, watch_mode events', size,
+                               topics=topics, stale_files=files,
+                               params={'watch_mode': 'events'}),
+                  ProviderLane('mem_files_quiet', f'{files} files, quiet_poll variant', size,
+                               topics=topics, stale_files=files, variants=['quiet_poll'])]
+    print(f'resources: {files} files, {idle_s:g} s idle, {frames} frames',
+          file=sys.stderr, flush=True)
+    try:
+        start_lanes(run, lanes, timeout_s=90.0)
+        run_rounds(run, lanes, size, warmup=1, frames=0, progress='resources warm-up')
+        idle_before = {lane.key: lane.children['provider'].cpu_s() for lane in lanes}
+        sub_before = {lane.key: lane.children['sub'].cpu_s() for lane in lanes}
+        started = time.monotonic()
+        time.sleep(idle_s)  # the measurement window itself: nothing arrives meanwhile
+        elapsed = time.monotonic() - started
+        idle = {lane.key: {
+            'provider_percent': 100 * (lane.children['provider'].cpu_s()
+                                       - idle_before[lane.key]) / elapsed,
+            'subscriber_percent': 100 * (lane.children['sub'].cpu_s()
+                                         - sub_before[lane.key]) / elapsed,
+            'provider_rss_mb': lane.children['provider'].memory_mb()['VmRSS']}
+            for lane in lanes}
+        run_rounds(run, lanes, size, warmup=0, frames=frames, progress='resources frames')
+        result = {'files': files, 'idle_s': elapsed, 'frames': frames, 'lanes': {}}
+        for lane in lanes:
+            lane.finish()
+            result['lanes'][lane.key] = dict(
+                idle[lane.key], label=lane.label,
+                provider_peak_rss_mb=lane.memory['provider']['VmHWM'],
+                provider_rss_after_mb=lane.memory['provider']['VmRSS'],
+                latency=summary(lane.latency_ms['raw']), lost=lane.lost)
+        return result
+    finally:
+        stop_lanes(run, lanes)
+
+
+def sustained_phase(run: RunContext, size: Size, *, fps: float, duration_s: float,
+                    tuned: bool = False) -> Dict[str, Any]:
+    """Frames at a fixed rate through provider + one subscriber of all three topics."""
+    if tuned:
+        lane = ProviderLane('sustained_env', 'profile + huge pages', size,
+                            topics=['compressed', 'raw', 'scaled'], keep=int(3 * fps),
+                            env=deployment_env(run))
+    else:
+        lane = ProviderLane('sustained', 'default settings', size,
+                            topics=['compressed', 'raw', 'scaled'], keep=int(3 * fps))
+    print(f'sustained: {fps:g} fps for {duration_s:g} s at {size.label}, {lane.label}',
+          file=sys.stderr, flush=True)
+    try:
+        start_lanes(run, [lane], timeout_s=90.0)
+        run_rounds(run, [lane], size, warmup=2, frames=0, progress='sustained warm-up')
+        diagnostics_before = lane.read_diagnostics()
+        names = {TOPICS[topic][0]: topic for topic in lane.topics}
+        landed_at: Dict[int, float] = {}
+        arrivals: Dict[str, Dict[int, float]] = {topic: {} for topic in lane.topics}
+        duplicates = {topic: 0 for topic in lane.topics}
+        cpu_before = {role: child.cpu_s() for role, child in lane.children.items()}
+        started = time.monotonic()
+        count = int(round(duration_s * fps))
+
+        def take(until: float) -> None:
+            for _, line in pump(lane.children.values(), until):
+                words = line.split()
+                if len(words) != 4 or words[0] != 'R' or words[1] not in names:
+                    continue
+                micros = round(int(words[2]) / 1e3)
+                topic = names[words[1]]
+                for key in (micros, micros - 1, micros + 1):  # float rounding either way
+                    if key in landed_at:
+                        if key in arrivals[topic]:
+                            duplicates[topic] += 1  # the same frame again (a re-match)
+                        else:
+                            arrivals[topic][key] = 1000 * (int(words[3]) / 1e9
+                                                           - landed_at[key])
+                        break
+
+        for index in range(count):
+            slot = started + index / fps
+            while time.monotonic() < slot:
+                take(slot)
+            landed = lane.volume.commit(size, index % len(size.jpegs))
+            landed_at[round(landed * 1e6)] = landed
+            lane.volume.trim()
+        drain = time.monotonic() + 3.0
+        while time.monotonic() < drain and min(len(v) for v in arrivals.values()) < count:
+            take(drain)
+        elapsed = time.monotonic() - started
+        cpu = {role: 100 * (child.cpu_s() - cpu_before[role]) / elapsed
+               for role, child in lane.children.items()}
+        lane.finish()
+        after = lane.diagnostics
+
+        def counter(values: Dict[str, str], key: str) -> int:
+            try:
+                return int(values.get(key, 0))
+            except ValueError:
+                return 0
+
+        skipped = {key: counter(after, key) - counter(diagnostics_before, key)
+                   for key in after if key.startswith('skipped_')}
+        return {'label': lane.label, 'fps': fps, 'duration_s': duration_s, 'committed': count,
+                'received': {topic: len(values) for topic, values in arrivals.items()},
+                'latency': {topic: summary(list(values.values()))
+                            for topic, values in arrivals.items()},
+                'duplicates': duplicates,
+                'policy_skips': skipped, 'cpu_percent': cpu,
+                'memory_mb': lane.memory, 'diagnostics': after}
+    finally:
+        stop_lanes(run, [lane])
+
+
+# --- report -------------------------------------------------------------------------
+
+def machine() -> Dict[str, str]:
+    model = ''
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                model = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        versions = ', '.join(
+            f'{name} {importlib.metadata.version(dist)}' for name, dist in (
+                ('rclpy', 'ros-jazzy-rclpy'), ('Fast DDS', 'ros-fastrtps'),
+                ('numpy', 'numpy')))
+    except importlib.metadata.PackageNotFoundError:
+        versions = ''
+    return {'cpu': f'{os.cpu_count()} cores, {model}', 'kernel': platform.release(),
+            'python': platform.python_version(), 'opencv': cv2.__version__,
+            'versions': versions, 'thp': _read('/sys/kernel/mm/transparent_hugepage/enabled')}
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return '?'
+
+
+def _ms(value: float) -> str:
+    return '-' if value is None or math.isnan(value) else (
+        f'{value:.1f}' if value < 100 else f'{value:.0f}')
+
+
+def _ratio(value: float, reference: float) -> str:
+    if any(v is None or math.isnan(v) or v == 0 for v in (value, reference)):
+        return '-'
+    return f'{value / reference:.2f}x'
+
+
+def _cpu(entry: Dict[str, Any], *roles: str) -> str:
+    values = [entry['cpu_ms_per_frame'][r] for r in roles if r in entry['cpu_ms_per_frame']]
+    return _ms(sum(values)) if values else '-'
+
+
+def _mem(entry: Dict[str, Any], role: str) -> str:
+    memory = entry['memory_mb'].get(role)
+    return f'{memory["VmHWM"]:.0f}' if memory else '-'
+
+
+def latency_table(result: Dict[str, Any]) -> List[str]:
+    """Markdown table of one size: every lane, ratios to the floor and to the naive."""
+    lanes = result['lanes']
+    floor = lanes['floor']['topics']['floor_total']['median']
+    naive = lanes['naive']['topics']['raw']['median']
+    out = [f'### {result["size"]} ({result["width"]}x{result["height"]}, JPEG '
+           f'{result["jpeg_kib"]:.0f} KiB), {lanes["raw"]["turns"]} frames per lane',
+           '',
+           '| path | median ms | p95 ms | max ms | / floor | naive / this | lost '
+           '| CPU ms/frame pub+sub | peak RSS MiB pub / sub |',
+           '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+
+    def row(label: str, stats: Dict[str, float], *, entry: Optional[Dict] = None,
+            lost: Any = '', versus_naive: bool = True, pub_role: str = 'provider') -> None:
+        median = stats['median']
+        cpu = _cpu(entry, pub_role, 'sub') if entry else ''
+        memory = f'{_mem(entry, pub_role)} / {_mem(entry, "sub")}' if entry else ''
+        out.append(f'| {label} | {_ms(median)} | {_ms(stats["p95"])} | {_ms(stats["max"])} '
+                   f'| {_ratio(median, floor)} | '
+                   f'{_ratio(naive, median) if versus_naive else ""} | {lost} | {cpu} '
+                   f'| {memory} |')
+
+    bound = lanes['bound']['topics']
+    row('bound: cv2.imdecode, full size', bound['decode'], versus_naive=False)
+    row(f'bound: cv2.imdecode, DCT-reduced 1/{int(1 / SCALE)}', bound['decode_reduced'],
+        versus_naive=False)
+    row('bound: memcpy of the decoded frame (warm buffer)', bound['memcpy'],
+        versus_naive=False)
+    row('(the same copy into a fresh buffer: page faults)', bound['copy_fresh'],
+        versus_naive=False)
+    row('(cv2.imread of the file into a warm buffer, dst=)', bound['decode_into'],
+        versus_naive=False)
+    for key in ('floor', 'floor_env'):
+        if key not in lanes:
+            continue
+        entry = lanes[key]
+        tag = '' if key == 'floor' else ', profile + huge pages'
+        row(f'**floor{tag}** = decode + publish-to-receive', entry['topics']['floor_total'],
+            versus_naive=False)
+        row(f'  publish-to-receive, fill from bytes included{tag}', entry['topics']['floor'],
+            entry=entry, lost=entry['lost']['floor'], versus_naive=False, pub_role='pub')
+        row(f'  of which the fill (`msg.data = image.tobytes()`){tag}', entry['fill'],
+            versus_naive=False)
+        row(f'  of which the publish() call{tag}', entry['publish_call'], versus_naive=False)
+    if 'discovery' in lanes:
+        seen = lanes['discovery']['topics']
+        row('rename -> VolumeWatcher callback (in-process)', seen['watcher'],
+            lost=lanes['discovery']['lost']['watcher'], versus_naive=False)
+        row('rename -> FrameFeed.on_frame: read, checked (in-process)', seen['feed'],
+            lost=lanes['discovery']['lost']['feed'], versus_naive=False)
+    entry = lanes['naive']
+    row('naive baseline: 1 s poll, imread, publish', entry['topics']['raw'], entry=entry,
+        lost=entry['lost']['raw'], pub_role='pub')
+    for key, entry in lanes.items():
+        if key in ('bound', 'discovery', 'floor', 'floor_env', 'naive'):
+            continue
+        for topic, stats in entry['topics'].items():
+            if len(entry['topics']) > 1:
+                label = f'{entry["label"]}: {TOPICS[topic][0]}'
+            else:
+                label = entry['label']
+            row(label, stats, entry=entry, lost=entry['lost'][topic])
+    return out
+
+
+def resources_table(result: Dict[str, Any]) -> List[str]:
+    out = [f'### Provider at rest and with {result["files"]} files in live/ (1080p, '
+           f'{result["frames"]} frames to image_raw + image_scaled after '
+           f'{result["idle_s"]:.0f} s idle)', '',
+           '| live/ | idle CPU % of a core | RSS at rest MiB | peak RSS after frames MiB '
+           '| RSS after frames MiB | latency median ms |',
+           '| --- | ---: | ---: | ---: | ---: | ---: |']
+    for entry in result['lanes'].values():
+        out.append(f'| {entry["label"]} | {entry["provider_percent"]:.2f} '
+                   f'| {entry["provider_rss_mb"]:.0f} | {entry["provider_peak_rss_mb"]:.0f} '
+                   f'| {entry["provider_rss_after_mb"]:.0f} '
+                   f'| {_ms(entry["latency"]["median"])} |')
+    return out
+
+
+def sustained_table(result: Dict[str, Any]) -> List[str]:
+    out = [f'### Sustained {result["fps"]:g} fps at 1080p for {result["duration_s"]:g} s, '
+           f'one subscriber of all three topics, {result["label"]}', '',
+           '| topic | committed | received | lost | median ms | p95 ms | max ms |',
+           '| --- | ---: | ---: | ---: | ---: | ---: | ---: |']
+    for topic, received in result['received'].items():
+        stats = result['latency'][topic]
+        out.append(f'| {TOPICS[topic][0]} | {result["committed"]} | {received} '
+                   f'| {result["committed"] - received} | {_ms(stats["median"])} '
+                   f'| {_ms(stats["p95"])} | {_ms(stats["max"])} |')
+    skips = ', '.join(f'{k} {v}' for k, v in result['policy_skips'].items() if v) or 'none'
+    cpu = ', '.join(f'{role} {value:.0f} %' for role, value in result['cpu_percent'].items())
+    duplicates = ', '.join(f'{TOPICS[k][0]} {v}' for k, v in result['duplicates'].items()
+                           if v) or 'none'
+    out += ['', f'Skips the provider chose (diagnostics): {skips}. Frames received twice: '
+            f'{duplicates}. CPU of a core: {cpu}.']
+    return out
+
+
+def targets_table(sizes: List[Dict[str, Any]], resources: Optional[Dict[str, Any]],
+                  sustained: Optional[Dict[str, Any]]) -> List[str]:
+    out = ['### Targets (issue 7)', '', '| target | measured | met |', '| --- | --- | :-: |']
+
+    def line(target: str, measured: str, ok: Optional[bool]) -> None:
+        out.append(f'| {target} | {measured} | {"-" if ok is None else ("yes" if ok else "no")}'
+                   ' |')
+
+    for result in sizes:
+        lanes = result['lanes']
+        floor = lanes['floor']['topics']['floor_total']['median']
+        naive = lanes['naive']['topics']['raw']['median']
+        tags = {'raw': 'default settings', 'raw_env': 'profile + huge pages'}
+        for key, tag in tags.items():
+            if key in lanes:
+                median = lanes[key]['topics']['raw']['median']
+                line(f'image_raw <= 1.0x floor (aim 0.8x), {result["size"]}, {tag}',
+                     f'{_ms(median)} ms = {_ratio(median, floor)} of {_ms(floor)} ms',
+                     median <= floor)
+        for key, topic, tag in (('raw', 'raw', 'default settings'),
+                                ('raw_env', 'raw', 'profile + huge pages'),
+                                ('scaled', 'scaled', 'default settings'),
+                                ('compressed', 'compressed', 'default settings')):
+            if key in lanes:
+                median = lanes[key]['topics'][topic]['median']
+                line(f'>= 10x lower median than naive, {TOPICS[topic][0]}, '
+                     f'{result["size"]}, {tag}',
+                     f'naive {_ms(naive)} ms / {_ms(median)} ms = {_ratio(naive, median)}',
+                     naive >= 10 * median)
+        if result['width'] * result['height'] > 10e6:
+            for key, tag in (('compressed', 'default settings'),
+                             ('all_env', 'profile + huge pages')):
+                if key in lanes:
+                    median = lanes[key]['topics']['compressed']['median']
+                    line(f'image_raw/compressed <= 30 ms median at 12 MP, {tag}',
+                         f'{_ms(median)} ms', median <= 30.0)
+        if 'discovery' in lanes:
+            seen = lanes['discovery']['topics']['watcher']['median']
+            reported = lanes['raw'].get('diagnostics', {}).get(
+                'discovery_latency_median_ms', '-')
+            line(f'discovery (rename -> watcher callback) median < 5 ms, {result["size"]}',
+                 f'{_ms(seen)} ms (the provider diagnostic, from the file ctime, said '
+                 f'{reported} ms)', seen < 5.0)
+    if resources:
+        for entry in resources['lanes'].values():
+            line(f'provider idle < 1 % of a core, {entry["label"]}',
+                 f'{entry["provider_percent"]:.2f} %', entry['provider_percent'] < 1.0)
+        empty = resources['lanes']['mem_empty']['provider_peak_rss_mb']
+        full = resources['lanes']['mem_files']['provider_peak_rss_mb']
+        line(f'memory independent of {resources["files"]} files in live/',
+             f'peak RSS {empty:.0f} MiB empty vs {full:.0f} MiB', abs(full - empty) < 20)
+    for result in sustained or []:
+        unexplained = max(result['committed'] - received - sum(result['policy_skips'].values())
+                          for received in result['received'].values())
+        line(f'sustained {result["fps"]:g} fps 1080p, {result["duration_s"]:g} s, no loss '
+             f'the provider did not choose, {result["label"]}',
+             f"{unexplained} of {result['committed']} frames lost beyond the provider's "
+             'own skips (worst topic)', unexplained <= 0)
+    return out
+
+
+def print_report(report: Dict[str, Any], command: str) -> None:
+    lines = [f'Command: `{command}`', '',
+             f'Machine: {report["machine"]["cpu"]}; Linux {report["machine"]["kernel"]}; '
+             f'Python {report["machine"]["python"]}; OpenCV {report["machine"]["opencv"]}; '
+             f'{report["machine"]["versions"]}; THP {report["machine"]["thp"]}; load '
+             f'average {report["load_before"]} before, {report["load_after"]} after; '
+             f'{report["elapsed_s"]:.0f} s.', '']
+    for result in report['sizes']:
+        lines += latency_table(result) + ['']
+    if report.get('resources'):
+        lines += resources_table(report['resources']) + ['']
+    for result in report.get('sustained') or []:
+        lines += sustained_table(result) + ['']
+    lines += targets_table(report['sizes'], report.get('resources'), report.get('sustained'))
+    print('\n'.join(lines), flush=True)
+
+
+# --- main ---------------------------------------------------------------------------
+
+def _sizes(text: str) -> List[Tuple[int, int]]:
+    sizes = []
+    for item in text.split(','):
+        width, _, height = item.strip().partition('x')
+        sizes.append((int(width), int(height)))
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].strip())
+    parser.add_argument('--quick', action='store_true',
+                        help='smoke run: few frames, short idle and sustained runs, no levers')
+    parser.add_argument('--frames', type=int, help='measured frames per lane (50; quick 6)')
+    parser.add_argument('--warmup', type=int, help='unmeasured frames first (3; quick 2)')
+    parser.add_argument('--sizes', default='1920x1080,4056x3040', help='WxH,WxH')
+    parser.add_argument('--quality', type=int, default=95)
+    parser.add_argument('--levers', action=argparse.BooleanOptionalAction, default=None,
+                        help='also measure the lever lanes (default: on, off with --quick)')
+    parser.add_argument('--profile', type=Path, default=DEFAULT_PROFILE,
+                        help='Fast DDS XML profile of the lever lanes')
+    parser.add_argument('--idle-s', type=float, help='idle window (20; quick 3)')
+    parser.add_argument('--files', type=int, default=10000, help='stale files in live/')
+    parser.add_argument('--sustain-s', type=float, help='sustained run (60; quick 5)')
+    parser.add_argument('--sustain-fps', type=float, default=10.0)
+    parser.add_argument('--skip', default='', help='comma list of: latency,resources,sustained')
+    parser.add_argument('--lanes', default='',
+                        help='comma list of latency lanes to run (default all; '
+                        f'{", ".join(REQUIRED_LANES)} always run)')
+    parser.add_argument('--json', type=Path, help='also write every figure here')
+    parser.add_argument('--keep', action='store_true', help='keep the work directory')
+    return parser
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(f'stopped by signal {signum}')
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    quick = args.quick
+    frames = args.frames or (6 if quick else 50)
+    warmup = args.warmup if args.warmup is not None else (2 if quick else 3)
+    levers = (not quick) if args.levers is None else args.levers
+    idle_s = args.idle_s or (3.0 if quick else 20.0)
+    sustain_s = args.sustain_s or (5.0 if quick else 60.0)
+    skip = set(filter(None, args.skip.split(',')))
+    profile = args.profile if args.profile and args.profile.is_file() else None
+    # A DDS domain range of this run only, discovery on this host only: set before any
+    # rclpy context exists, inherited by every process this benchmark starts.
+    base_domain = 101 + (os.getpid() % 5) * 24  # 101..197, up to 35 lanes above it
+    os.environ['ROS_DOMAIN_ID'] = str(base_domain)
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    env = {key: value for key, value in os.environ.items()
+           if key not in ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE',
+                          'GLIBC_TUNABLES', 'RMW_FASTRTPS_USE_QOS_FROM_XML')}
+    env['PYTHONUNBUFFERED'] = '1'
+    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO), env.get('PYTHONPATH')]))
+    signal.signal(signal.SIGTERM, _terminate)
+    root = Path(tempfile.mkdtemp(prefix='fb-handoff-bench-'))
+    log_dir = root / 'logs'
+    log_dir.mkdir()
+    run = RunContext(root=root, log_dir=log_dir, python=sys.executable, base_env=env,
+                     profile=profile, rng=random.Random(7), base_domain=base_domain)
+    started = time.monotonic()
+    report: Dict[str, Any] = {'machine': machine(), 'load_before': _load(),
+                              'frames': frames, 'warmup': warmup, 'sizes': []}
+    print(f'work directory {root}; DDS domains from {base_domain}', file=sys.stderr)
+    failed = False
+    try:
+        sizes = [make_size(w, h, quality=args.quality, count=4, out_dir=root)
+                 for w, h in _sizes(args.sizes)]
+        if 'latency' not in skip:
+            for size in sizes:
+                report['sizes'].append(latency_phase(
+                    run, size, warmup=warmup, frames=frames, levers=levers,
+                    only=[key for key in args.lanes.split(',') if key]))
+        small = sizes[0]
+        if 'resources' not in skip:
+            report['resources'] = resources_phase(
+                run, small, files=args.files, idle_s=idle_s, frames=12 if quick else 20,
+                levers=levers)
+        if 'sustained' not in skip:
+            report['sustained'] = []
+            for tuned in ((False, True) if levers and profile else (False,)):
+                report['sustained'].append(sustained_phase(
+                    run, small, fps=args.sustain_fps, duration_s=sustain_s, tuned=tuned))
+    except BenchError as error:
+        print(f'benchmark failed: {error}', file=sys.stderr)
+        failed = True
+    finally:
+        for child in reversed(run.children):
+            child.stop()
+        report['elapsed_s'] = time.monotonic() - started
+        report['load_after'] = _load()
+        if not args.keep and not failed:
+            shutil.rmtree(root, ignore_errors=True)
+        elif failed:
+            print(f'logs kept in {log_dir}', file=sys.stderr)
+    if report['sizes'] or report.get('resources') or report.get('sustained'):
+        command = ' '.join(['.venv/bin/python -m bench.handoff'] + list(
+            sys.argv[1:] if argv is None else argv))
+        try:
+            print_report(report, command)
+        except (KeyError, ValueError) as error:  # a partial run: the figures are in the JSON
+            print(f'(report incomplete: {error!r})', file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    return 1 if failed else 0
+
+
+def _load() -> str:
+    return ' '.join(_read('/proc/loadavg').split()[:3])
+
+
+if __name__ == '__main__':
+    sys.exit(main())
