@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 import threading
 import time
-from typing import Callable, Deque, Optional
+from typing import Callable, Deque, Optional, Set
 
 from framebridge_ros.core.frames import Frame, FrameRejected, load_frame
 from framebridge_ros.core.volume import is_frame_name, newest_frame, VolumeLayout
@@ -40,7 +40,11 @@ __all__ = ['FeedStats', 'FrameFeed']
 _log = logging.getLogger('framebridge.feed')
 
 # Rejections that another look at the same file cannot change.
-_FINAL = frozenset({'stale', 'future', 'unsafe', 'too_large'})
+_FINAL = frozenset({'stale', 'unsafe', 'too_large'})
+# Future-dated frames refused once, remembered by name: a host clock that jumped ahead
+# must not move the high-water mark, or frames dated right after the clock is corrected
+# would sort below it and be ignored until real time caught up.
+_FUTURE_NAMES_KEPT = 1000
 
 
 @dataclass
@@ -72,6 +76,7 @@ class FrameFeed:
         self._lock = threading.Condition()
         self._pending: Optional[Path] = None
         self._last_name = ''
+        self._future_names: Set[str] = set()
         self._stopping = False
         self._worker: Optional[threading.Thread] = None
         self.stats = FeedStats()
@@ -111,7 +116,7 @@ class FrameFeed:
 
     def _offer(self, path: Path, seen_at: float) -> None:
         with self._lock:
-            if path.name <= self._last_name:
+            if path.name <= self._last_name or path.name in self._future_names:
                 return
             if self._pending is not None:
                 if path.name <= self._pending.name:
@@ -146,10 +151,20 @@ class FrameFeed:
                                min_file_bytes=self._min_file_bytes)
         except FrameRejected as rejection:
             self.stats.rejected[rejection.reason] += 1
-            if rejection.reason in _FINAL:
+            if rejection.reason == 'future':
+                with self._lock:
+                    if len(self._future_names) >= _FUTURE_NAMES_KEPT:
+                        self._future_names.clear()
+                    self._future_names.add(path.name)
+            elif rejection.reason in _FINAL:
                 self._mark_done(path.name)
             _log.warning('skipped %s: %s (%s); waiting for the next frame',
                          path.name, rejection, rejection.reason)
+            return
+        except Exception:  # noqa: B902 - a bug or a hostile file must not stop the feed
+            self.stats.rejected['corrupt'] += 1
+            self._mark_done(path.name)
+            _log.exception('skipped %s: unexpected error while reading it', path.name)
             return
         self._mark_done(path.name)
         try:

@@ -31,7 +31,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from framebridge_ros.core.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
 from framebridge_ros.core.metadata import derive_metadata, load_metadata, MetadataError
-from framebridge_ros.core.volume import VolumeLayout
+from framebridge_ros.core.volume import FUTURE_TOLERANCE_S, VolumeLayout
 import numpy as np
 
 __all__ = ['DecodeCache', 'Frame', 'FrameRejected', 'REJECT_REASONS', 'load_frame']
@@ -39,9 +39,11 @@ __all__ = ['DecodeCache', 'Frame', 'FrameRejected', 'REJECT_REASONS', 'load_fram
 # Why a frame was not used; also the names of the provider's skip counters.
 REJECT_REASONS = ('stale', 'future', 'corrupt', 'gone', 'unsafe', 'too_large')
 
-# A clock jump on the host can date frames in the future; a little skew is normal
-# between host and container clocks, more means the clock is wrong.
-FUTURE_TOLERANCE_S = 2.0
+# A decoded frame costs 3 bytes per pixel: a header may not promise more pixels than any
+# camera here has (12 MP; 100 MP leaves room) nor more than a real JPEG packs into its
+# bytes (a uniform image still takes a byte per 64 pixels).
+MAX_FRAME_PIXELS = 100_000_000
+MAX_PIXELS_PER_BYTE = 1000
 
 
 class FrameRejected(Exception):
@@ -113,8 +115,15 @@ def load_frame(layout: VolumeLayout, path: Path, *, max_age_s: float,
         jpeg_info = inspect_jpeg(jpeg, min_bytes=min_file_bytes)
     except InvalidJpegError as error:
         raise FrameRejected('corrupt', str(error)) from error
+    pixels = jpeg_info.width * jpeg_info.height
+    if pixels > MAX_FRAME_PIXELS or pixels > MAX_PIXELS_PER_BYTE * len(jpeg):
+        raise FrameRejected('too_large', f'header claims {jpeg_info.width}x{jpeg_info.height} '
+                            f'from {len(jpeg)} bytes: refused before decoding')
+    metadata_path = layout.metadata_path_for(path)
     try:
-        metadata = load_metadata(layout.metadata_path_for(path))
+        if not layout.contains(metadata_path):
+            raise MetadataError(f'{metadata_path.name} resolves outside the volume (symlink?)')
+        metadata = load_metadata(metadata_path)
     except MetadataError as error:
         metadata = derive_metadata(path, jpeg=jpeg, width=jpeg_info.width,
                                    height=jpeg_info.height, reason=str(error))

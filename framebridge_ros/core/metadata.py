@@ -37,19 +37,23 @@ import hashlib
 import json
 import os
 from pathlib import Path
+import stat
 from typing import Any, Mapping, Optional
 
 from framebridge_ros.core.volume import stem_capture_time
 
 __all__ = [
-    'MAX_METADATA_BYTES', 'MetadataError', 'SCHEMA_VERSION', 'build_metadata',
-    'derive_metadata', 'dump_metadata', 'load_metadata',
+    'MAX_METADATA_BYTES', 'MAX_METADATA_DEPTH', 'MetadataError', 'SCHEMA_VERSION',
+    'build_metadata', 'derive_metadata', 'dump_metadata', 'load_metadata',
 ]
 
 SCHEMA_VERSION = 1
 # Real metadata is a few KiB; a bound keeps a hostile or broken file from making a
 # reader allocate without limit.
 MAX_METADATA_BYTES = 256 * 1024
+# Real metadata nests 4 levels deep; a bound far above that keeps a small hostile file
+# from exhausting the parser's recursion, here or in any subscriber that parses it.
+MAX_METADATA_DEPTH = 32
 
 
 class MetadataError(ValueError):
@@ -98,10 +102,16 @@ def load_metadata(path: Path, *, max_bytes: int = MAX_METADATA_BYTES) -> dict:
     has no numeric capture_time.
     """
     try:
-        with open(path, 'rb') as stream:
-            size = os.fstat(stream.fileno()).st_size
-            if size > max_bytes:
-                raise MetadataError(f'{path.name} is {size} bytes, over the {max_bytes} limit')
+        # O_NOFOLLOW: a symlink is refused, never followed (out of the volume);
+        # O_NONBLOCK: a FIFO cannot make open() wait for a writer for ever.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, 'rb') as stream:
+            info = os.fstat(stream.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise MetadataError(f'{path.name} is not a regular file')
+            if info.st_size > max_bytes:
+                raise MetadataError(
+                    f'{path.name} is {info.st_size} bytes, over the {max_bytes} limit')
             raw = stream.read(max_bytes + 1)
     except FileNotFoundError as error:
         raise MetadataError(f'{path.name} is missing') from error
@@ -111,14 +121,29 @@ def load_metadata(path: Path, *, max_bytes: int = MAX_METADATA_BYTES) -> dict:
         raise MetadataError(f'{path.name} grew past the {max_bytes} byte limit')
     try:
         metadata = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise MetadataError(f'{path.name} is not valid JSON: {error}') from error
     if not isinstance(metadata, dict):
         raise MetadataError(f'{path.name} holds {type(metadata).__name__}, not an object')
+    if _depth_exceeds(metadata, MAX_METADATA_DEPTH):
+        raise MetadataError(f'{path.name} nests deeper than {MAX_METADATA_DEPTH} levels')
     capture_time = metadata.get('capture_time')
     if isinstance(capture_time, bool) or not isinstance(capture_time, (int, float)):
         raise MetadataError(f'{path.name} has no numeric capture_time')
     return metadata
+
+
+def _depth_exceeds(document: Any, limit: int) -> bool:
+    """Tell whether lists and objects nest deeper than limit (iteratively: no recursion)."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def derive_metadata(frame: Path, *, jpeg: bytes, width: int, height: int,

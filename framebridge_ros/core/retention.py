@@ -165,6 +165,9 @@ def remove_frame(layout: VolumeLayout, name: str) -> None:
 
 def trim_live(layout: VolumeLayout, *, max_images: int) -> List[str]:
     """Delete the oldest frames so at most max_images stay in live/; return their names."""
+    if not layout.contains(layout.live):
+        _log.error('%s resolves outside %s: nothing deleted there', layout.live, layout.root)
+        return []
     frames = list_frames_sorted(layout)
     excess = frames[:max(0, len(frames) - max_images)]
     for frame in excess:

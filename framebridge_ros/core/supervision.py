@@ -39,7 +39,7 @@ from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 from framebridge_ros.core.health import Health, Level
 from framebridge_ros.core.retention import disk_free_percent
 from framebridge_ros.core.volume import (
-    frame_stem, iter_frames, stem_capture_time, VolumeLayout)
+    frame_stem, FUTURE_TOLERANCE_S, iter_frames, stem_capture_time, VolumeLayout)
 
 __all__ = [
     'Backoff', 'CounterWindow', 'NodeRecord', 'PRIMARY_STATES', 'VolumeSnapshot',
@@ -281,6 +281,7 @@ class VolumeSnapshot:
 
     exists: bool
     live_count: int = 0
+    future_count: int = 0  # frames dated ahead of now (a clock jump)
     newest_name: Optional[str] = None
     newest_time: Optional[float] = None
     recent_times: List[float] = field(default_factory=list)
@@ -300,11 +301,17 @@ def scan_volume(layout: VolumeLayout, *, now: float, window_s: float) -> VolumeS
         return VolumeSnapshot(exists=False, free_percent=disk_free_percent(layout.root)
                               if layout.root.is_dir() else None)
     names = sorted(entry.name for entry in iter_frames(layout))
+    # A frame dated ahead of now (a host clock that jumped) is no sign that frames are
+    # landing now: judge by the newest frame not dated in the future.
+    horizon = frame_stem(capture_time=now + FUTURE_TOLERANCE_S, sequence=0)
+    future_count = len(names) - bisect_left(names, horizon)
+    names = names[:len(names) - future_count]
     cutoff = frame_stem(capture_time=max(0.0, now - window_s), sequence=0)
     recent = [stem_capture_time(name) for name in names[bisect_left(names, cutoff):]]
     newest = names[-1] if names else None
     return VolumeSnapshot(
-        exists=True, live_count=len(names), newest_name=newest,
+        exists=True, live_count=len(names) + future_count, newest_name=newest,
+        future_count=future_count,
         newest_time=None if newest is None else stem_capture_time(newest),
         recent_times=[t for t in recent if t is not None],
         free_percent=disk_free_percent(layout.root))
@@ -351,6 +358,9 @@ def volume_health(snapshot: VolumeSnapshot, *, now: float, started_at: float,
                          f'{max_frame_age_s:g})'))
     elif age < -max_frame_age_s:
         problems.append((Level.WARN, f'newest frame is dated {-age:.0f} s in the future: '
+                         'clocks of host and container disagree'))
+    if snapshot.future_count:
+        problems.append((Level.WARN, f'{snapshot.future_count} frame(s) dated in the future: '
                          'clocks of host and container disagree'))
     if free is not None and free < emergency_free_percent:
         problems.append((Level.ERROR, f'free disk {free:.1f} % < {emergency_free_percent:g} '

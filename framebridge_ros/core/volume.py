@@ -37,12 +37,15 @@ import tempfile
 from typing import Iterator, List, Optional
 
 __all__ = [
-    'FRAME_SUFFIX', 'METADATA_SUFFIX', 'VolumeError', 'VolumeLayout', 'commit_frame',
-    'explain', 'frame_stem', 'is_frame_name', 'iter_frames', 'list_frames_sorted',
-    'newest_frame', 'stem_capture_time', 'write_file_synced',
+    'FRAME_SUFFIX', 'FUTURE_TOLERANCE_S', 'METADATA_SUFFIX', 'VolumeError', 'VolumeLayout',
+    'commit_frame', 'explain', 'frame_stem', 'is_frame_name', 'iter_frames',
+    'list_frames_sorted', 'newest_frame', 'stem_capture_time', 'write_file_synced',
 ]
 
 FRAME_SUFFIX = '.jpg'
+# A clock jump on the host can date frames in the future; a little skew is normal
+# between host and container clocks, more means the clock is wrong.
+FUTURE_TOLERANCE_S = 2.0
 METADATA_SUFFIX = '.json'
 _STEM_TIME_FORMAT = '%Y%m%dT%H%M%S.%fZ'
 # 20261126T003625.123456Z_000042.jpg: sorts by capture time, then by sequence number.

@@ -127,7 +127,7 @@ class ManagedNode(LifecycleNode):
         try:
             metadata = json.loads(message.data)
             capture_time = float(metadata['capture_time'])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return None
         self._metadata[round(capture_time, 3)] = metadata
         while len(self._metadata) > _METADATA_SLACK:

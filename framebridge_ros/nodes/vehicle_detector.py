@@ -191,7 +191,7 @@ class VehicleDetector(ManagedNode):
     def _on_sky(self, message: String) -> None:
         try:
             condition = json.loads(message.data).get('condition')
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             self.get_logger().warning('ignored a sky/condition message that is not JSON')
             return
         self._sky_condition = condition if isinstance(condition, str) else None
