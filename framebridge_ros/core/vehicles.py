@@ -190,6 +190,10 @@ class MotionConfig:
     warmup_frames: int = 5
     relearn_rate: float = 0.5
     shadow_grow_frac: float = 0.008
+    low_light_level: float = 60.0
+    low_light_lux: float = 100.0
+    light_ratio: float = 1.25
+    beam_height_frac: float = 0.6
 
 
 _MOTION_HELP = {
@@ -214,6 +218,18 @@ _MOTION_HELP = {
     'relearn_rate': ('Motion: learning rate after a light change.', 0.0, 1.0),
     'shadow_grow_frac': ('Motion: how far (fraction of the width) an object grows into '
                          'shadow-marked pixels (dark tyres, black trim).', 0.0, 0.1),
+    'low_light_level': ('Motion: median grey level of the road background below which the '
+                        'scene is in low light and light beams are cut off (0 = never), '
+                        'when the metadata has no camera Lux.',
+                        0.0, 255.0),
+    'low_light_lux': ('Motion: camera Lux (frame metadata) below which the scene is in '
+                      'low light; when the metadata has Lux it decides, not the pixels.',
+                      0.0, 1e6),
+    'light_ratio': ('Motion: in low light, a pixel this many times brighter than the '
+                    'background is lit by a lamp or beam, not a body.', 1.0, 100.0),
+    'beam_height_frac': ('Motion: in low light, end columns of a blob that are lit and '
+                         'lower than this fraction of its tallest column are a beam on the '
+                         'road and are cut off.', 0.0, 1.0),
 }
 
 
@@ -243,7 +259,9 @@ class MotionDetector(Detector):
     object (same rows, a gap of less than ``merge_gap_frac`` of their height) are
     merged, and the boxes are scaled back to the input size. The score is the fraction
     of the box that is foreground: a vehicle is a solid blob, noise and swaying leaves
-    are not.
+    are not. In low light (camera Lux, else a dark road in the background model) a
+    headlight beam, flat and brighter than the road by a factor, is cut off the ends of
+    each blob before the boxes are taken (:func:`_cut_beams`).
 
     When more than ``max_foreground_frac`` of the road region changes at once the
     light changed (a cloud, auto-exposure, street lamps switching on), not the traffic:
@@ -262,6 +280,7 @@ class MotionDetector(Detector):
         self._frames = 0
         self._status = 'warming_up'
         self._subtractor = None
+        self.low_light = False
         self.reset()
 
     def reset(self) -> None:
@@ -294,6 +313,38 @@ class MotionDetector(Detector):
             self._mask = region_mask(self._region, width=size[0], height=size[1])
         return small, scale
 
+    def _light_mask(self, small: np.ndarray,
+                    metadata: Optional[Mapping[str, Any]]) -> Optional[np.ndarray]:
+        """
+        Return the pixels lit by lamps or beams in low light, or None in good light.
+
+        Low light is decided by the camera's own light measure when the metadata has
+        it (``Lux`` below ``low_light_lux``: auto-exposure makes a dark road look
+        grey), else from the background model, not the frame: a median grey level of
+        the road below ``low_light_level`` (a passing bus's lamps cannot flip it).
+        Light adds to what is there, so a lit pixel is a multiple of its background
+        level (``light_ratio``: a dipped beam at dusk lights the road by about 1.4x,
+        at night by several times), plus 8 levels so that the noise of a black road
+        is not a multiple of anything. A body is lit by the same ambient light as the
+        road, so its paint is not brighter by such a factor unless it is white.
+        """
+        c = self.config
+        background = self._subtractor.getBackgroundImage()
+        if background is None or background.shape[:2] != small.shape[:2]:
+            return None
+        bg = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
+        lux = _camera_lux(metadata)
+        if lux is not None:
+            self.low_light = lux < c.low_light_lux
+        else:
+            road = bg[self._mask > 0]
+            self.low_light = bool(road.size) and float(np.median(road)) < c.low_light_level
+        if not self.low_light:
+            return None
+        grey = cv2.blur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (3, 3))
+        floor = cv2.blur(bg, (3, 3)).astype(np.float32) * c.light_ratio + 8.0
+        return (grey.astype(np.float32) > floor).astype(np.uint8) * 255
+
     def detect(self, image: np.ndarray, *,
                metadata: Optional[Mapping[str, Any]] = None) -> List[Detection]:
         c = self.config
@@ -321,6 +372,9 @@ class MotionDetector(Detector):
         fg = _grow_into(fg, shadow, steps=int(round(c.shadow_grow_frac * sw)))
         fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        light = self._light_mask(small, metadata)
+        if light is not None:
+            fg = _cut_beams(fg, light, height_frac=c.beam_height_frac)
         contours, _ = cv2.findContours(fg, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         boxes = _merge_fragments([cv2.boundingRect(cnt) for cnt in contours],
                                  c.merge_gap_frac)
@@ -342,6 +396,46 @@ class MotionDetector(Detector):
                      int(round(h * inv))),
                 score=round(min(1.0, fill), 3)))
         return detections
+
+
+def _camera_lux(metadata: Optional[Mapping[str, Any]]) -> Optional[float]:
+    """Return metadata['camera']['Lux'] when it is a positive finite number, else None."""
+    # core.sky.camera_evidence reads the same key, but sky imports this module.
+    camera = (metadata or {}).get('camera')
+    value = camera.get('Lux') if isinstance(camera, Mapping) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value) and value > 0:
+        return float(value)
+    return None
+
+
+def _cut_beams(fg: np.ndarray, light: np.ndarray, *, height_frac: float) -> np.ndarray:
+    """
+    Return fg without the light beams at the ends of its blobs.
+
+    A headlight beam lies on the road: lit (``light``) and flat. Per blob, columns at
+    either end whose foreground is mostly lit and lower than ``height_frac`` of the
+    blob's tallest column are cut off, up to the first column that is tall or unlit:
+    the body. A blob that is lit and flat throughout (a beam on its own) has nothing
+    taller than itself, so it is kept unless it is lit throughout and flat (wider than
+    twice its height).
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    out = fg.copy()
+    for i in range(1, count):
+        x, y, w, h, _ = (int(v) for v in stats[i])
+        comp = labels[y:y + h, x:x + w] == i
+        heights = comp.sum(axis=0)
+        tall = np.flatnonzero(heights >= height_frac * heights.max())
+        lit = comp & (light[y:y + h, x:x + w] > 0)
+        cut = np.zeros(w, bool)
+        for run in (slice(0, tall[0]), slice(tall[-1] + 1, w)):
+            # The flat run beyond the body is cut when it is mostly light.
+            if 2 * lit[:, run].sum() >= heights[run].sum() > 0:
+                cut[run] = True
+        if cut.any():
+            out[y:y + h, x:x + w][comp & cut[None, :]] = 0
+    return out
 
 
 def _grow_into(seeds: np.ndarray, allowed: np.ndarray, *, steps: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from framebridge_ros.core.health import Level
 from framebridge_ros.core.scene import ROAD_REGION, SceneConditions, SimulatedScene
 from framebridge_ros.core.tracking import box_iou
 from framebridge_ros.core.vehicles import (
-    _ssd_candidates, _yolo_candidates, adaptive_threshold, AnalyzerStats,
+    _cut_beams, _ssd_candidates, _yolo_candidates, adaptive_threshold, AnalyzerStats,
     detections_message, detector_health, DetectorError, DnnConfig, DnnDetector,
     draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionDetector, parse_region,
     VehicleAnalyzer)
@@ -117,6 +117,84 @@ def test_moving_shadow_alone_is_not_an_object(background):
         cv2.ellipse(shade, (100 + 120 * step, 330), (60, 18), 0, 0, 360, 0.65, -1)
         frame = (background * shade[:, :, None]).astype(np.uint8)
         assert detector.detect(_noisy(frame, rng)) == []
+
+
+def _night_frame(road_level: int, box, rng, *, beam: bool = True) -> np.ndarray:
+    """
+    Return a dark road with a dark car body, a lit headlamp and its beam ahead.
+
+    The beam is drawn as light adds: on the road ahead of the body, flat, at the wheel
+    line, outside the body's box (as a real dipped beam falls on the tarmac).
+    """
+    frame = np.full((480, 640, 3), road_level, np.float32)
+    x, y, w, h = box
+    frame[y:y + h, x:x + w] = road_level // 2  # a dark body: darker than the road
+    if beam:
+        light = np.zeros((480, 640), np.float32)
+        cv2.ellipse(light, (x + w + 55, y + h - 3), (60, 6), 0, 0, 360, 90.0, -1)
+        light = cv2.GaussianBlur(light, (0, 0), 3)
+        light[y:y + h, x:x + w] = 0.0  # the beam lies on the road, not on the car
+        cv2.circle(light, (x + w - 4, y + h // 2), 4, 200.0, -1)  # the lamp itself
+        frame += light[:, :, None]
+    return _noisy(np.clip(frame, 0, 255), rng)
+
+
+@pytest.mark.parametrize('road_level, metadata, beam_cut', [
+    (20, None, True),                           # night: dark road
+    (20, {'camera': {'Lux': 2.0}}, True),       # the camera says it is dark
+    (20, {'camera': {'Lux': 5000.0}}, False),   # the camera says day: no cut
+])
+def test_headlight_beam_is_cut_off_in_low_light(road_level, metadata, beam_cut):
+    rng = np.random.default_rng(9)
+    detector = MotionDetector(region=FULL)
+    for _ in range(10):
+        detector.detect(_night_frame(road_level, (0, 0, 1, 1), rng, beam=False),
+                        metadata=metadata)
+    for step in range(3):
+        box = (40 + 150 * step, 300, 100, 40)
+        found = detector.detect(_night_frame(road_level, box, rng), metadata=metadata)
+        assert detector.low_light == beam_cut
+        assert len(found) == 1, found
+        x, _, w, _ = found[0].box
+        if beam_cut:
+            assert box_iou(found[0].box, box) > 0.7, (found, box)
+            assert x + w <= box[0] + box[2] + 12  # the box ends at the body's front
+        else:
+            assert x + w > box[0] + box[2] + 60  # the beam is in the box
+
+
+def test_daylight_road_is_not_low_light(background):
+    rng = np.random.default_rng(10)
+    detector = MotionDetector(region=FULL)
+    for _ in range(10):
+        detector.detect(_noisy(background, rng))
+    detector.detect(_noisy(_with_block(background, (100, 300, 110, 40)), rng))
+    assert not detector.low_light
+
+
+def _blob_masks(body, run, run_lit: bool):
+    """Return fg and light masks: a tall body and a flat run to its right."""
+    fg = np.zeros((100, 200), np.uint8)
+    light = np.zeros_like(fg)
+    x, y, w, h = body
+    fg[y:y + h, x:x + w] = 255
+    rx, ry, rw, rh = run
+    fg[ry:ry + rh, rx:rx + rw] = 255
+    if run_lit:
+        light[ry:ry + rh, rx:rx + rw] = 255
+    return fg, light
+
+
+@pytest.mark.parametrize('run, run_lit, expected_right', [
+    ((80, 60, 60, 10), True, 80),    # a lit flat run ahead: a beam, cut
+    ((80, 60, 60, 10), False, 140),  # an unlit flat run: a low bonnet or a trailer, kept
+    ((80, 30, 60, 40), True, 140),   # lit but as tall as the body: a lit body, kept
+])
+def test_cut_beams_cuts_only_lit_flat_ends(run, run_lit, expected_right):
+    fg, light = _blob_masks((20, 30, 60, 40), run, run_lit)
+    out = _cut_beams(fg, light, height_frac=0.6)
+    x, y, w, h = cv2.boundingRect(out)
+    assert (x, y, x + w, y + h) == (20, 30, expected_right, 70)
 
 
 def test_global_light_change_is_skipped_then_relearned(background):
