@@ -41,9 +41,10 @@ def generate_launch_description() -> LaunchDescription:
     parameters = [LaunchConfiguration('params_file'),
                   {'capture_dir': LaunchConfiguration('capture_dir')}]
     ros_arguments = ['--log-level', LaunchConfiguration('log_level')]
+    # A node stuck in a callback exits after watchdog_s and is respawned.
     managed = [
         LifecycleNode(package='framebridge_ros', executable=name, name=name,
-                      namespace=namespace, parameters=parameters,
+                      namespace=namespace, parameters=parameters + [{'watchdog_s': 30.0}],
                       ros_arguments=ros_arguments, respawn=True, respawn_delay=2.0,
                       output='screen')
         for name in MANAGED_NODES]

@@ -58,6 +58,7 @@ def table(specs: Sequence) -> str:
 def document() -> str:
     """Return the whole of docs/PARAMETERS.md."""
     from framebridge_ros.core.capture import CAPTURE_PARAMS
+    from framebridge_ros.nodes.base import WATCHDOG_PARAMS
     from framebridge_ros.nodes.frame_provider import PROVIDER_PARAMS
     from framebridge_ros.nodes.sky_analyzer import SKY_ANALYZER_PARAMS
     from framebridge_ros.nodes.supervisor import SUPERVISOR_PARAMS
@@ -68,6 +69,8 @@ def document() -> str:
         ('vehicle_detector', DETECTOR_PARAMS),
         ('sky_analyzer', SKY_ANALYZER_PARAMS),
         ('supervisor', SUPERVISOR_PARAMS),
+        ('every lifecycle node (frame_provider, vehicle_detector, sky_analyzer)',
+         WATCHDOG_PARAMS),
     ]
     parts = [HEADER]
     for title, specs in sections:

@@ -23,6 +23,8 @@ nodes (a frame older than max_age_s on arrival is dropped and counted).
 """
 
 import json
+import os
+import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -38,10 +40,18 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-__all__ = ['ManagedNode']
+__all__ = ['ManagedNode', 'WATCHDOG_EXIT_CODE', 'WATCHDOG_PARAMS']
 
 # Frames whose metadata is kept while their image may still be on its way.
 _METADATA_SLACK = 8
+
+WATCHDOG_EXIT_CODE = 70
+WATCHDOG_PARAMS = (
+    ParamSpec('watchdog_s', 0.0, 'Exit the process when the callbacks of this node have '
+              'not run for this long, so launch respawns it and the supervisor reactivates '
+              'it (a callback stuck on I/O); 0 disables. Only for nodes run with respawn.',
+              min_value=0.0, max_value=3600.0, read_only=True),
+)
 
 
 class ManagedNode(LifecycleNode):
@@ -57,7 +67,7 @@ class ManagedNode(LifecycleNode):
                  core_loggers: Sequence[str] = (), **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         self._specs = tuple(specs)
-        declare_params(self, self._specs)
+        declare_params(self, self._specs + WATCHDOG_PARAMS)
         self.add_on_set_parameters_callback(parameter_guard(self._specs))
         self._core_loggers = tuple(core_loggers)
         self._bridge = LoggerBridge(self.get_logger())
@@ -70,6 +80,13 @@ class ManagedNode(LifecycleNode):
         self.dropped_stale = 0
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self._heartbeat = time.monotonic()
+        watchdog_s = self.get_parameter('watchdog_s').value
+        if watchdog_s > 0:
+            # A timer is the heartbeat: it stops when a callback blocks the executor.
+            self.create_timer(min(1.0, watchdog_s / 4), self._beat)
+            threading.Thread(target=self._watch, args=(watchdog_s,), daemon=True,
+                             name='watchdog').start()
 
     # --- for subclasses -------------------------------------------------------------
 
@@ -161,6 +178,20 @@ class ManagedNode(LifecycleNode):
         for subscription in self._inputs:
             self.destroy_subscription(subscription)
         self._inputs = []
+
+    def _beat(self) -> None:
+        self._heartbeat = time.monotonic()
+
+    def _watch(self, limit_s: float) -> None:
+        # Only a new process unblocks a stuck executor; launch's respawn makes one.
+        while True:
+            time.sleep(min(1.0, limit_s / 4))
+            silent = time.monotonic() - self._heartbeat
+            if silent > limit_s:
+                self.get_logger().fatal(
+                    f'watchdog: no callback has run for {silent:.1f} s (watchdog_s='
+                    f'{limit_s:g}): a callback is stuck; exiting so the process is respawned')
+                os._exit(WATCHDOG_EXIT_CODE)
 
     def _publish_diagnostics(self) -> None:
         reports = self.health()
