@@ -72,6 +72,24 @@ def write_frame(layout: VolumeLayout, *, jpeg: Optional[bytes] = None,
     return path, jpeg, metadata
 
 
+class FrameLanding:
+    """Land a fresh frame in the volume every period_s on a thread, until stop()."""
+
+    def __init__(self, layout: VolumeLayout, *, period_s: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._land, args=(layout, period_s),
+                                        daemon=True)
+        self._thread.start()
+
+    def _land(self, layout: VolumeLayout, period_s: float) -> None:
+        while not self._stop.wait(period_s):
+            write_frame(layout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class Spinner:
     """A MultiThreadedExecutor spinning the given nodes on a background thread."""
 

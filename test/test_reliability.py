@@ -50,7 +50,7 @@ from framebridge_ros.nodes.frame_provider import FrameProvider
 from framebridge_ros.nodes.supervisor import Supervisor
 from framebridge_ros.ros_glue import frame_qos, latched_qos, LEVEL_NAMES, stamp_to_epoch
 from framebridge_testing import (
-    Collector, encode, Spinner, test_image, wait_for, write_frame)
+    Collector, encode, FrameLanding, Spinner, test_image, wait_for, write_frame)
 import pytest
 import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -203,21 +203,13 @@ def test_host_clock_jump_forward_then_back_does_not_blind_the_provider(
     # NTP puts the clock right: frames are dated now again and sort before the future
     # ones. They must be published, not ignored for the hour the clock was ahead.
     corrected = time.monotonic()
-    stop = threading.Event()
-
-    def land_frames():
-        while not stop.wait(0.1):
-            write_frame(volume)
-
-    writer = threading.Thread(target=land_frames, daemon=True)
-    writer.start()
+    landing = FrameLanding(volume, period_s=0.1)
     try:
         wait_for(lambda: collector.count(COMPRESSED) >= 2, timeout_s=5,
                  what='a frame published after the clock was corrected')
         print(f'\nclock corrected -> first frame published {time.monotonic() - corrected:.2f} s')
     finally:
-        stop.set()
-        writer.join()
+        landing.stop()
     assert max(_ages(collector, COMPRESSED)) <= MAX_AGE_S
 
 
@@ -335,14 +327,7 @@ def test_subscribers_before_and_after_the_provider_process_get_fresh_frames_only
     topics = [(COMPRESSED, CompressedImage, frame_qos(MAX_AGE_S))]
     early = Collector(rclpy_context, topics, name='early_subscriber')
     spinners = [Spinner(rclpy_context, early.node)]
-    stop = threading.Event()
-
-    def land_frames():
-        while not stop.wait(0.2):
-            write_frame(volume)
-
-    writer = threading.Thread(target=land_frames, daemon=True)
-    writer.start()
+    landing = FrameLanding(volume, period_s=0.2)
     late_context = None
     try:
         started = time.monotonic()
@@ -369,8 +354,7 @@ def test_subscribers_before_and_after_the_provider_process_get_fresh_frames_only
             ages = _ages(collector, COMPRESSED)
             assert max(ages) <= MAX_AGE_S, f'stale frame delivered: {max(ages):.2f} s'
     finally:
-        stop.set()
-        writer.join()
+        landing.stop()
         for spinner in reversed(spinners):
             spinner.close()
         if late_context is not None:

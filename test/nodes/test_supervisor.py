@@ -25,7 +25,6 @@ import os
 from pathlib import Path
 import subprocess
 import sys
-import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -33,7 +32,7 @@ import framebridge_ros
 from framebridge_ros.core.volume import frame_stem, newest_frame, stem_capture_time
 from framebridge_ros.nodes.supervisor import Supervisor
 from framebridge_ros.ros_glue import LEVEL_NAMES
-from framebridge_testing import Collector, Spinner, wait_for, write_frame
+from framebridge_testing import Collector, FrameLanding, Spinner, wait_for, write_frame
 from lifecycle_msgs.srv import GetState
 import pytest
 from rclpy.node import Node
@@ -253,14 +252,7 @@ def test_node_that_stops_producing_while_frames_land_is_restarted(graph, volume,
                         attempt_log=attempts)
     supervisor, _ = graph.supervisor(managed_nodes=['fixture_stall'],
                                      capture_dir=str(volume.root), output_stall_s=1.5)
-    stop = threading.Event()
-
-    def land_frames():
-        while not stop.wait(0.2):
-            write_frame(volume)
-
-    writer = threading.Thread(target=land_frames, daemon=True)
-    writer.start()
+    landing = FrameLanding(volume, period_s=0.2)
     try:
         record = supervisor.records['fixture_stall']
         wait_for(lambda: record.state == 'active', timeout_s=30, what='fixture active')
@@ -274,8 +266,7 @@ def test_node_that_stops_producing_while_frames_land_is_restarted(graph, volume,
                  what='active again after deactivate/cleanup/configure/activate')
         assert record.transitions == 2 + 4
     finally:
-        stop.set()
-        writer.join()
+        landing.stop()
 
 
 def test_diagnostics_levels_fine_stale_low_disk_and_node_down(graph, volume, tmp_path):
@@ -284,14 +275,7 @@ def test_diagnostics_levels_fine_stale_low_disk_and_node_down(graph, volume, tmp
                'import sys, time; open(sys.argv[1], "a").write(f"{time.time()}\\n")',
                str(marker)]
     provider = graph.start_provider(volume.root)
-    stop = threading.Event()
-
-    def land_frames():
-        while not stop.wait(0.25):
-            write_frame(volume)
-
-    writer = threading.Thread(target=land_frames, daemon=True)
-    writer.start()
+    landing = FrameLanding(volume, period_s=0.25)
     supervisor, _ = graph.supervisor(
         managed_nodes=['frame_provider'], capture_dir=str(volume.root), max_frame_age_s=1.0,
         host_stale_s=2.5, host_restart_command=restart, restart_backoff_base_s=1.0,
@@ -307,8 +291,7 @@ def test_diagnostics_levels_fine_stale_low_disk_and_node_down(graph, volume, tmp
         assert status['level'] == 'OK' and status['all_active']
 
         # frames stop landing: WARN past max_frame_age_s, ERROR past host_stale_s
-        stop.set()
-        writer.join()
+        landing.stop()
         last_frame = stem_capture_time(newest_frame(volume).name)
         wait_for(lambda: graph.level(vol) == 'WARN', timeout_s=5, what='stale frames WARN')
         wait_for(lambda: graph.level(vol) == 'ERROR', timeout_s=10, what='stale frames ERROR')
@@ -351,8 +334,7 @@ def test_diagnostics_levels_fine_stale_low_disk_and_node_down(graph, volume, tmp
             print(f'--- {case}')
             print('\n'.join(lines))
     finally:
-        stop.set()
-        writer.join()
+        landing.stop()
 
 
 def _aged_frame(volume, age_s, where='live'):
