@@ -24,9 +24,10 @@ order, restarts them when they fail, and runs retention on the volume.
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import (
+    LaunchConfiguration, PathJoinSubstitution, PythonExpression)
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -35,8 +36,9 @@ MANAGED_NODES = ['frame_provider', 'vehicle_detector', 'sky_analyzer']
 
 
 def generate_launch_description() -> LaunchDescription:
-    default_params = PathJoinSubstitution(
-        [FindPackageShare('framebridge_ros'), 'config', 'framebridge.yaml'])
+    share = FindPackageShare('framebridge_ros')
+    default_params = PathJoinSubstitution([share, 'config', 'framebridge.yaml'])
+    dds_profile = LaunchConfiguration('dds_profile')
     namespace = LaunchConfiguration('namespace')
     parameters = [LaunchConfiguration('params_file'),
                   {'capture_dir': LaunchConfiguration('capture_dir')}]
@@ -66,6 +68,18 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('use_supervisor', default_value='true',
                               description='Start the supervisor, which activates the '
                               'lifecycle nodes; without it they stay unconfigured.'),
+        DeclareLaunchArgument(
+            'dds_profile', default_value=PathJoinSubstitution(
+                [share, 'config', 'fastdds_shm.xml']),
+            description='Fast DDS XML profile for large frames (a 64 MiB shared-memory '
+            'segment: image_raw about twice as fast, docs/PERFORMANCE.md); empty for '
+            'the middleware defaults.'),
+        # Only processes started after these see them: the nodes below.
+        SetEnvironmentVariable('FASTRTPS_DEFAULT_PROFILES_FILE', dds_profile,
+                               condition=IfCondition(PythonExpression(
+                                   ["'", dds_profile, "' != ''"]))),
+        # Huge pages for the large message buffers (glibc 2.35+; ignored before).
+        SetEnvironmentVariable('GLIBC_TUNABLES', 'glibc.malloc.hugetlb=1'),
         *managed,
         supervisor,
     ])

@@ -41,6 +41,7 @@ def generate_launch_description() -> LaunchDescription:
     params_file = PathJoinSubstitution([share, 'config', 'framebridge.yaml'])
     passed = {name: LaunchConfiguration(name) for name in ARGUMENTS}
     passed['params_file'] = LaunchConfiguration('params_file')
+    passed['dds_profile'] = LaunchConfiguration('dds_profile')
     includes = [
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(PathJoinSubstitution([share, 'launch', name])),
@@ -49,6 +50,9 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         DeclareLaunchArgument('params_file', default_value=params_file,
                               description='Parameter YAML, one section per node.'),
+        DeclareLaunchArgument('dds_profile', default_value=PathJoinSubstitution(
+            [share, 'config', 'fastdds_shm.xml']), description='Fast DDS XML profile of '
+            'the container side; empty for the middleware defaults.'),
         *[DeclareLaunchArgument(name, default_value=default, description=text)
           for name, (default, text) in ARGUMENTS.items()],
         *includes,
