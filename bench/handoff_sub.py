@@ -34,9 +34,7 @@ import sys
 import time
 from typing import List, Optional, Sequence, Tuple
 
-from framebridge_ros.ros_glue import msg_to_image
-import rclpy
-from rclpy.executors import ExternalShutdownException
+from framebridge_ros.ros_glue import msg_to_image, run_node
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -86,15 +84,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].strip())
     parser.add_argument('--topic', type=_topic, action='append', required=True)
     args, ros_args = parser.parse_known_args(argv)
-    rclpy.init(args=ros_args)
-    node = BenchSubscriber(args.topic)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(lambda: BenchSubscriber(args.topic), ros_args)
 
 
 if __name__ == '__main__':

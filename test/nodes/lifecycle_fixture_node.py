@@ -32,8 +32,7 @@ import time
 from typing import Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import rclpy
-from rclpy.executors import ExternalShutdownException
+from framebridge_ros.ros_glue import run_node
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 
@@ -100,15 +99,7 @@ class LifecycleFixture(LifecycleNode):
 
 
 def main() -> None:
-    rclpy.init()
-    node = LifecycleFixture()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(LifecycleFixture)
 
 
 if __name__ == '__main__':
