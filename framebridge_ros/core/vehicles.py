@@ -80,6 +80,7 @@ THRESHOLD_OFFSETS = {
 THRESHOLD_LIMITS = (0.1, 0.9)
 
 Polygon = Tuple[Tuple[float, float], ...]
+Box = Tuple[int, int, int, int]
 
 
 def adaptive_threshold(base: float, condition: Optional[str], *,
@@ -194,6 +195,8 @@ class MotionConfig:
     low_light_lux: float = 100.0
     light_ratio: float = 1.25
     beam_height_frac: float = 0.6
+    lamp_gap_frac: float = 3.0
+    vehicle_max_aspect: float = 4.5
 
 
 _MOTION_HELP = {
@@ -230,6 +233,12 @@ _MOTION_HELP = {
     'beam_height_frac': ('Motion: in low light, end columns of a blob that are lit and '
                          'lower than this fraction of its tallest column are a beam on the '
                          'road and are cut off.', 0.0, 1.0),
+    'lamp_gap_frac': ('Motion: in low light, two blobs on the same rows closer than this '
+                      'fraction of the height of the taller are the lamps of one vehicle '
+                      '(0 = never paired).', 0.0, 20.0),
+    'vehicle_max_aspect': ('Motion: in low light, lamp blobs are paired only when their '
+                           'union is no longer than this many times its height (a '
+                           'side view of a vehicle).', 0.1, 100.0),
 }
 
 
@@ -261,7 +270,9 @@ class MotionDetector(Detector):
     of the box that is foreground: a vehicle is a solid blob, noise and swaying leaves
     are not. In low light (camera Lux, else a dark road in the background model) a
     headlight beam, flat and brighter than the road by a factor, is cut off the ends of
-    each blob before the boxes are taken (:func:`_cut_beams`).
+    each blob before the boxes are taken (:func:`_cut_beams`), and blobs that are mostly
+    lamp light are paired into one vehicle box (:func:`_pair_lamps`): at night a body
+    is hardly different from the road and only its head and tail lamps show.
 
     When more than ``max_foreground_frac`` of the road region changes at once the
     light changed (a cloud, auto-exposure, street lamps switching on), not the traffic:
@@ -378,9 +389,18 @@ class MotionDetector(Detector):
         contours, _ = cv2.findContours(fg, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         boxes = _merge_fragments([cv2.boundingRect(cnt) for cnt in contours],
                                  c.merge_gap_frac)
+        # In low light the lamps of one vehicle are paired; a pair is scored on its
+        # parts, the dark body between them is not foreground.
+        # Only blobs that are mostly lamp light are paired: at dusk a body is seen and
+        # two bodies in a queue must stay two.
+        lamps = [light is not None and 2 * cv2.countNonZero(cv2.bitwise_and(
+            fg[y:y + h, x:x + w], light[y:y + h, x:x + w]))
+            >= cv2.countNonZero(fg[y:y + h, x:x + w]) for x, y, w, h in boxes]
+        grouped = _pair_lamps(boxes, lamps, gap_frac=c.lamp_gap_frac,
+                              max_aspect=c.vehicle_max_aspect)
         frame_area = float(sw * sh)
         detections = []
-        for x, y, w, h in boxes:
+        for (x, y, w, h), parts in grouped:
             area = w * h
             if not (c.min_area_frac * frame_area <= area <= c.max_area_frac * frame_area):
                 continue
@@ -389,7 +409,9 @@ class MotionDetector(Detector):
             gx, gy = min(sw - 1, x + w // 2), min(sh - 1, y + h - 1)
             if not self._mask[gy, gx]:
                 continue
-            fill = cv2.countNonZero(fg[y:y + h, x:x + w]) / float(area)
+            fill = (sum(cv2.countNonZero(fg[py:py + ph, px:px + pw])
+                        for px, py, pw, ph in parts)
+                    / float(sum(pw * ph for _, _, pw, ph in parts)))
             inv = 1.0 / scale
             detections.append(Detection(
                 box=(int(round(x * inv)), int(round(y * inv)), int(round(w * inv)),
@@ -436,6 +458,46 @@ def _cut_beams(fg: np.ndarray, light: np.ndarray, *, height_frac: float) -> np.n
         if cut.any():
             out[y:y + h, x:x + w][comp & cut[None, :]] = 0
     return out
+
+
+def _pair_lamps(boxes: List[Box], lamps: Sequence[bool], *, gap_frac: float,
+                max_aspect: float) -> List[Tuple[Box, Tuple[Box, ...]]]:
+    """
+    Return (box, parts) with the lamp blobs of one vehicle joined, two at a time.
+
+    At night a body barely differs from the dark road, so a vehicle shows as its lamps
+    (``lamps[i]``: blob i is mostly lit, see :meth:`MotionDetector._light_mask`):
+    a head-lamp blob at one end, a tail-lamp blob at the other, at the same height on
+    the body. Two blobs are one vehicle when their centre rows agree within half the
+    taller blob, the horizontal gap is below ``gap_frac`` of the taller blob's height
+    and their union is no longer than ``max_aspect`` times its height (no vehicle's
+    side view is longer). Pairs are taken closest first and each blob joins at most
+    one pair: a queue of vehicles is not chained into one box.
+    """
+    if gap_frac <= 0.0 or len(boxes) < 2:
+        return [(b, (b,)) for b in boxes]
+    candidates = []
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            b = boxes[j]
+            if not (lamps[i] and lamps[j]):
+                continue
+            tall = max(a[3], b[3])
+            if abs((a[1] + a[3] / 2.0) - (b[1] + b[3] / 2.0)) > 0.5 * tall:
+                continue
+            gap = max(a[0], b[0]) - min(a[0] + a[2], b[0] + b[2])
+            x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+            x1 = max(a[0] + a[2], b[0] + b[2])
+            y1 = max(a[1] + a[3], b[1] + b[3])
+            if gap <= gap_frac * tall and x1 - x0 <= max_aspect * (y1 - y0):
+                candidates.append((gap, i, j, (x0, y0, x1 - x0, y1 - y0)))
+    used = set()
+    out = []
+    for _, i, j, union in sorted(candidates):
+        if i not in used and j not in used:
+            used.update((i, j))
+            out.append((union, (boxes[i], boxes[j])))
+    return sorted(out + [(b, (b,)) for k, b in enumerate(boxes) if k not in used])
 
 
 def _grow_into(seeds: np.ndarray, allowed: np.ndarray, *, steps: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from framebridge_ros.core.health import Level
 from framebridge_ros.core.scene import ROAD_REGION, SceneConditions, SimulatedScene
 from framebridge_ros.core.tracking import box_iou
 from framebridge_ros.core.vehicles import (
-    _cut_beams, _ssd_candidates, _yolo_candidates, adaptive_threshold, AnalyzerStats,
+    _cut_beams, _pair_lamps, _ssd_candidates, _yolo_candidates, adaptive_threshold, AnalyzerStats,
     detections_message, detector_health, DetectorError, DnnConfig, DnnDetector,
     draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionDetector, parse_region,
     VehicleAnalyzer)
@@ -195,6 +195,63 @@ def test_cut_beams_cuts_only_lit_flat_ends(run, run_lit, expected_right):
     out = _cut_beams(fg, light, height_frac=0.6)
     x, y, w, h = cv2.boundingRect(out)
     assert (x, y, x + w, y + h) == (20, 30, expected_right, 70)
+
+
+def _lamps_frame(box, rng, *, lit: bool = True) -> np.ndarray:
+    """
+    Return a black road with a car whose body matches the road: only its lamps show.
+
+    A white head lamp at the front end and a red tail lamp at the rear end, both at
+    mid height and blooming about the body's height, as a camera sees them at night.
+    """
+    frame = np.full((480, 640, 3), 12.0, np.float32)
+    x, y, w, h = box
+    light = np.zeros((480, 640, 3), np.float32)
+    lamps = [(x + w - 8, (230.0, 240.0, 250.0)), (x + 8, (40.0, 40.0, 230.0))]
+    for cx, colour in lamps if lit else []:
+        spot = np.zeros((480, 640), np.float32)
+        cv2.circle(spot, (cx, y + h // 2), h // 2 - 2, 1.0, -1)
+        spot = cv2.GaussianBlur(spot, (0, 0), 3)
+        light += spot[:, :, None] * np.array(colour, np.float32)
+    return _noisy(np.clip(frame + light, 0, 255), rng)
+
+
+def test_lamp_pair_at_night_is_one_vehicle_sized_box():
+    rng = np.random.default_rng(12)
+    detector = MotionDetector(region=FULL)
+    for _ in range(10):
+        detector.detect(_lamps_frame((0, 0, 0, 0), rng, lit=False))
+    for step in range(3):
+        box = (60 + 150 * step, 300, 110, 36)
+        found = detector.detect(_lamps_frame(box, rng))
+        assert detector.low_light
+        assert len(found) == 1, found  # one vehicle, not a head and a tail lamp
+        assert box_iou(found[0].box, box) > 0.6, (found, box)
+
+
+@pytest.mark.parametrize('boxes, lamps, expected', [
+    # head and tail lamp a car length apart on one row: one box over both
+    ([(0, 50, 20, 20), (60, 52, 20, 18)], [True, True], [(0, 50, 80, 20)]),
+    # the same two blobs unlit (dusk bodies in a queue): kept apart
+    ([(0, 50, 20, 20), (60, 52, 20, 18)], [False, True],
+     [(0, 50, 20, 20), (60, 52, 20, 18)]),
+    # lamps on different lanes (rows): kept apart
+    ([(0, 50, 20, 20), (60, 90, 20, 20)], [True, True],
+     [(0, 50, 20, 20), (60, 90, 20, 20)]),
+    # close enough, but together longer than any vehicle for its height: kept apart
+    ([(0, 50, 20, 20), (80, 50, 20, 20)], [True, True],
+     [(0, 50, 20, 20), (80, 50, 20, 20)]),
+    # too far apart: kept apart
+    ([(0, 50, 40, 40), (170, 50, 40, 40)], [True, True],
+     [(0, 50, 40, 40), (170, 50, 40, 40)]),
+    # three lamps in a row: the closest two pair, the third is not chained on
+    ([(0, 50, 20, 20), (40, 50, 20, 20), (110, 50, 20, 20)], [True, True, True],
+     [(0, 50, 60, 20), (110, 50, 20, 20)]),
+])
+def test_pair_lamps(boxes, lamps, expected):
+    grouped = _pair_lamps(boxes, lamps, gap_frac=3.0, max_aspect=4.5)
+    assert [box for box, _ in grouped] == expected
+    assert sorted(part for _, parts in grouped for part in parts) == sorted(boxes)
 
 
 def test_global_light_change_is_skipped_then_relearned(background):
