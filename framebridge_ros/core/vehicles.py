@@ -37,12 +37,13 @@ into the ``vehicles/detections`` JSON (schema in :func:`detections_message`).
 """
 
 import abc
+from collections import deque
 from dataclasses import dataclass, field
 import logging
 import math
 from pathlib import Path
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 from framebridge_ros.core.health import Health, Level
@@ -197,6 +198,8 @@ class MotionConfig:
     beam_height_frac: float = 0.6
     lamp_gap_frac: float = 3.0
     vehicle_max_aspect: float = 4.5
+    lamp_level: float = 200.0
+    lane_band_frac: float = 0.04
 
 
 _MOTION_HELP = {
@@ -239,6 +242,12 @@ _MOTION_HELP = {
     'vehicle_max_aspect': ('Motion: in low light, lamp blobs are paired only when their '
                            'union is no longer than this many times its height (a '
                            'side view of a vehicle).', 0.1, 100.0),
+    'lamp_level': ('Motion: in low light, HSV value (brightness) of a lamp core in a moving '
+                   'blob; red cores are tail lamps, others head lamps (0 = no lamp '
+                   'cores: pairing by distance only).', 0.0, 255.0),
+    'lane_band_frac': ('Motion: in low light, half height (fraction of the frame height) '
+                       'of the band of rows around a lamp that shares one travel '
+                       'direction and vehicle size (one lane).', 0.0, 0.5),
 }
 
 
@@ -291,6 +300,7 @@ class MotionDetector(Detector):
         self._frames = 0
         self._status = 'warming_up'
         self._subtractor = None
+        self._lanes: Optional[_LaneMemory] = None
         self.low_light = False
         self.reset()
 
@@ -301,6 +311,7 @@ class MotionDetector(Detector):
         self._subtractor.setShadowThreshold(c.shadow_threshold)
         self._frames = 0
         self._status = 'warming_up'
+        self._lanes = None
 
     @property
     def ready(self) -> bool:
@@ -384,11 +395,22 @@ class MotionDetector(Detector):
         fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
         light = self._light_mask(small, metadata)
+        cores: List[_Lamp] = []
         if light is not None:
+            if c.lamp_level > 0.0:
+                cores = _find_lamps(small, fg, level=c.lamp_level)
+                if self._lanes is None:
+                    self._lanes = _LaneMemory(sh, half_band=c.lane_band_frac * sh)
+                for core in cores:
+                    if not core.tail:
+                        self._lanes.vote(core.y + core.h / 2.0, _beam_side(light, core))
             fg = _cut_beams(fg, light, height_frac=c.beam_height_frac)
         contours, _ = cv2.findContours(fg, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         boxes = _merge_fragments([cv2.boundingRect(cnt) for cnt in contours],
                                  c.merge_gap_frac)
+        lanes = self._lanes if cores else None
+        if lanes is not None:
+            boxes = _split_at_lamps(boxes, cores, fg, lanes.direction)
         # In low light the lamps of one vehicle are paired; a pair is scored on its
         # parts, the dark body between them is not foreground.
         # Only blobs that are mostly lamp light are paired: at dusk a body is seen and
@@ -396,8 +418,12 @@ class MotionDetector(Detector):
         lamps = [light is not None and 2 * cv2.countNonZero(cv2.bitwise_and(
             fg[y:y + h, x:x + w], light[y:y + h, x:x + w]))
             >= cv2.countNonZero(fg[y:y + h, x:x + w]) for x, y, w, h in boxes]
+        kinds = [_lamp_kind(box, cores) for box in boxes]
         grouped = _pair_lamps(boxes, lamps, gap_frac=c.lamp_gap_frac,
-                              max_aspect=c.vehicle_max_aspect)
+                              max_aspect=c.vehicle_max_aspect, kinds=kinds,
+                              direction=None if lanes is None else lanes.direction)
+        if lanes is not None:
+            grouped = _extend_lone_lamps(grouped, boxes, kinds, lamps, cores, lanes, sw)
         frame_area = float(sw * sh)
         detections = []
         for (x, y, w, h), parts in grouped:
@@ -460,8 +486,178 @@ def _cut_beams(fg: np.ndarray, light: np.ndarray, *, height_frac: float) -> np.n
     return out
 
 
+@dataclass(frozen=True)
+class _Lamp:
+    """A lamp core in the analysed image: its bounding box, and red (a tail lamp) or not."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    tail: bool
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2.0
+
+
+# Broad hue bands (OpenCV hue 0..179): red wraps around 0. A tail lamp is red and
+# saturated; a head lamp is white, or warm (halogen yellow) with little saturation.
+_RED_HUE = (10, 170)
+_RED_SATURATION = 90
+
+
+def _find_lamps(small: np.ndarray, fg: np.ndarray, *, level: float) -> List[_Lamp]:
+    """
+    Return the lamp cores of the moving blobs: small spots brighter than level.
+
+    A lamp is a light source, so its core is near the top of the camera's range even
+    when the body around it is dark. Spots wider or taller than 3 % of the width are
+    a lit body (a white van at dusk), not a lamp. A core is a tail lamp when most of
+    its pixels are in the red hue band and saturated.
+    """
+    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    core = cv2.bitwise_and(cv2.inRange(hsv[:, :, 2], int(math.ceil(level)), 255), fg)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
+    biggest = max(2, 0.03 * fg.shape[1])
+    lamps = []
+    for i in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if area < 2 or max(w, h) > biggest:
+            continue
+        pixels = hsv[y:y + h, x:x + w][labels[y:y + h, x:x + w] == i]
+        hue, sat = pixels[:, 0], pixels[:, 1]
+        red = ((hue <= _RED_HUE[0]) | (hue >= _RED_HUE[1])) & (sat >= _RED_SATURATION)
+        lamps.append(_Lamp(x, y, w, h, tail=2 * int(red.sum()) > len(pixels)))
+    return lamps
+
+
+def _beam_side(light: np.ndarray, lamp: _Lamp) -> int:
+    """
+    Return the side a head lamp shines to: +1 right, -1 left, 0 unclear.
+
+    A head lamp lights the road ahead of the vehicle, below and beyond the lamp; behind
+    it is the vehicle's own dark body. The lit fraction of a window below the lamp on
+    each side decides, when one side has at least twice the other's.
+    """
+    size = max(lamp.w, lamp.h)
+    height, width = light.shape[:2]
+    y0, y1 = lamp.y + lamp.h, min(height, lamp.y + lamp.h + 3 * size)
+    reach = 5 * size
+    right = light[y0:y1, min(width, lamp.x + lamp.w + size):lamp.x + lamp.w + size + reach]
+    left = light[y0:y1, max(0, lamp.x - size - reach):max(0, lamp.x - size)]
+    if y1 <= y0 or min(right.shape[1], left.shape[1]) < reach // 2:
+        return 0
+    r = cv2.countNonZero(right) / float(right.size)
+    lf = cv2.countNonZero(left) / float(left.size)
+    if r > 2.0 * lf + 0.05:
+        return 1
+    if lf > 2.0 * r + 0.05:
+        return -1
+    return 0
+
+
+class _LaneMemory:
+    """
+    Travel direction and vehicle size per row band of the image (one lane), learned.
+
+    A lane's traffic goes one way and its vehicles have similar sizes, so evidence from
+    one vehicle holds for the rows around it (``half_band`` rows either side).
+    Direction votes are capped so that the lane can change its mind (a camera turned);
+    sizes are the median of the last pairs seen in the band (a bus among cars, or a
+    wrong pair, does not set the size).
+    """
+
+    def __init__(self, rows: int, *, half_band: float) -> None:
+        self.votes = np.zeros(rows, np.float32)
+        self.half = max(1, int(round(half_band)))
+        self._sizes: Deque[Tuple[float, float, float, float]] = deque(maxlen=60)
+
+    def vote(self, row: float, sign: int) -> None:
+        if sign:
+            r = int(round(row))
+            band = slice(max(0, r - self.half), max(0, r + self.half + 1))
+            self.votes[band] = np.clip(self.votes[band] + sign, -10.0, 10.0)
+
+    def direction(self, row: float) -> int:
+        """Return +1 (left to right), -1 or 0 (not known yet) at an image row."""
+        v = float(self.votes[min(len(self.votes) - 1, max(0, int(round(row))))])
+        return 0 if abs(v) < 2.0 else (1 if v > 0 else -1)
+
+    def learn_size(self, row: float, length: float, height: float, drop: float) -> None:
+        """Remember a vehicle's length, height and drop from lamp row to ground."""
+        self._sizes.append((row, length, height, drop))
+
+    def size_at(self, row: float) -> Optional[Tuple[float, float, float]]:
+        """Return the median (length, height, drop) near row, or None before 3 pairs."""
+        near = [s[1:] for s in self._sizes if abs(s[0] - row) <= self.half]
+        if len(near) < 3:
+            return None
+        length, height, drop = (float(v) for v in np.median(np.array(near), axis=0))
+        return length, height, drop
+
+
+def _lamps_in(box: Box, lamps: Sequence[_Lamp]) -> List[_Lamp]:
+    """Return the lamp cores whose centre lies in box."""
+    x, y, w, h = box
+    return [lamp for lamp in lamps
+            if x <= lamp.cx < x + w and y <= lamp.y + lamp.h / 2.0 < y + h]
+
+
+def _lamp_kind(box: Box, lamps: Sequence[_Lamp]) -> str:
+    """Return 'head', 'tail', 'both' or '' for the lamp cores whose centre is in box."""
+    inside = {lamp.tail for lamp in _lamps_in(box, lamps)}
+    if len(inside) == 2:
+        return 'both'
+    return ('tail' if True in inside else 'head') if inside else ''
+
+
+def _split_at_lamps(boxes: List[Box], lamps: Sequence[_Lamp], fg: np.ndarray,
+                    direction) -> List[Box]:
+    """
+    Return boxes with each blob that holds the lamps of two vehicles cut in two.
+
+    Along the travel direction of its lane (``direction(row)``: +1 right, -1 left,
+    0 unknown) a vehicle shows its tail lamp first and its head lamp last. In a queue
+    the rear vehicle's head lamp and beam join the front vehicle's tail into one blob:
+    a tail lamp after any lamp, or any lamp after a head lamp, starts another vehicle.
+    The cut is just behind that tail lamp, or just ahead of that head lamp; each piece
+    is shrunk to its foreground.
+    """
+    out = []
+    for box in boxes:
+        x, y, w, h = box
+        d = direction(y + h / 2.0)
+        inside = _lamps_in(box, lamps)
+        if d == 0 or len(inside) < 2:
+            out.append(box)
+            continue
+        ordered = sorted(inside, key=lambda lamp: d * lamp.cx)  # rear to front
+        cuts = []
+        for rear, front in zip(ordered, ordered[1:]):
+            gap = abs(front.cx - rear.cx) - (front.w + rear.w) / 2.0
+            if gap <= max(front.w, front.h, rear.w, rear.h):
+                continue  # one lamp seen as two spots
+            if front.tail:
+                cuts.append(front.x if d > 0 else front.x + front.w)
+            elif not rear.tail:
+                cuts.append(rear.x + rear.w if d > 0 else rear.x)
+        if not cuts:
+            out.append(box)
+            continue
+        edges = [x] + sorted(min(x + w, max(x, cut)) for cut in cuts) + [x + w]
+        for a, b in zip(edges, edges[1:]):
+            if b - a < 2:
+                continue
+            px, py, pw, ph = cv2.boundingRect(fg[y:y + h, a:b])
+            if pw and ph:
+                out.append((a + px, y + py, pw, ph))
+    return sorted(out)
+
+
 def _pair_lamps(boxes: List[Box], lamps: Sequence[bool], *, gap_frac: float,
-                max_aspect: float) -> List[Tuple[Box, Tuple[Box, ...]]]:
+                max_aspect: float, kinds: Optional[Sequence[str]] = None,
+                direction=None) -> List[Tuple[Box, Tuple[Box, ...]]]:
     """
     Return (box, parts) with the lamp blobs of one vehicle joined, two at a time.
 
@@ -471,11 +667,17 @@ def _pair_lamps(boxes: List[Box], lamps: Sequence[bool], *, gap_frac: float,
     the body. Two blobs are one vehicle when their centre rows agree within half the
     taller blob, the horizontal gap is below ``gap_frac`` of the taller blob's height
     and their union is no longer than ``max_aspect`` times its height (no vehicle's
-    side view is longer). Pairs are taken closest first and each blob joins at most
-    one pair: a queue of vehicles is not chained into one box.
+    side view is longer). When the lamp cores are known (``kinds[i]``: 'head', 'tail',
+    'both' or ''), a vehicle's tail lamp is behind its head lamp: with the lane's
+    travel direction known (``direction(row)``: +1 right, -1 left, 0 unknown) the rear
+    blob must not be a head lamp alone nor the front blob a tail lamp alone; without
+    it two head lamps or two tail lamps are not one vehicle. Pairs are taken closest
+    first and each blob joins at most one pair: a queue of vehicles is not chained
+    into one box.
     """
     if gap_frac <= 0.0 or len(boxes) < 2:
         return [(b, (b,)) for b in boxes]
+    kinds = kinds or [''] * len(boxes)
     candidates = []
     for i, a in enumerate(boxes):
         for j in range(i + 1, len(boxes)):
@@ -489,8 +691,17 @@ def _pair_lamps(boxes: List[Box], lamps: Sequence[bool], *, gap_frac: float,
             x0, y0 = min(a[0], b[0]), min(a[1], b[1])
             x1 = max(a[0] + a[2], b[0] + b[2])
             y1 = max(a[1] + a[3], b[1] + b[3])
-            if gap <= gap_frac * tall and x1 - x0 <= max_aspect * (y1 - y0):
-                candidates.append((gap, i, j, (x0, y0, x1 - x0, y1 - y0)))
+            if gap > gap_frac * tall or x1 - x0 > max_aspect * (y1 - y0):
+                continue
+            d = direction((y0 + y1) / 2.0) if direction is not None else 0
+            left, right = (i, j) if a[0] + a[2] / 2.0 <= b[0] + b[2] / 2.0 else (j, i)
+            if d:
+                rear, front = (left, right) if d > 0 else (right, left)
+                if kinds[rear] == 'head' or kinds[front] == 'tail':
+                    continue
+            elif kinds[i] == kinds[j] and kinds[i] in ('head', 'tail'):
+                continue
+            candidates.append((gap, i, j, (x0, y0, x1 - x0, y1 - y0)))
     used = set()
     out = []
     for _, i, j, union in sorted(candidates):
@@ -498,6 +709,59 @@ def _pair_lamps(boxes: List[Box], lamps: Sequence[bool], *, gap_frac: float,
             used.update((i, j))
             out.append((union, (boxes[i], boxes[j])))
     return sorted(out + [(b, (b,)) for k, b in enumerate(boxes) if k not in used])
+
+
+def _extend_lone_lamps(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequence[Box],
+                       kinds: Sequence[str], lamps: Sequence[bool], cores: Sequence[_Lamp],
+                       lanes: _LaneMemory,
+                       width: int) -> List[Tuple[Box, Tuple[Box, ...]]]:
+    """
+    Return grouped with a lone head or tail lamp blob grown to its lane's vehicle size.
+
+    Pairs of a tail blob behind a head blob teach the lane band its vehicle length,
+    height and the drop from the lamps' row to the ground. A lamp blob left alone (its
+    partner too dim to be foreground) is the front (head) or back (tail) of such a
+    vehicle: the box reaches back from a head lamp, or forward from a tail lamp, by the
+    learned length, with the learned height standing on the learned ground row below
+    the lamp (a blob's own height includes glow and beam, the lamp row does not).
+    """
+    kind_of = {box: (kind, lamp) for box, kind, lamp in zip(boxes, kinds, lamps)}
+
+    def lamp_row(box: Box) -> Optional[float]:
+        inside = _lamps_in(box, cores)
+        return (sum(c.y + c.h / 2.0 for c in inside) / len(inside)) if inside else None
+
+    for (x, y, w, h), parts in grouped:
+        if len(parts) != 2:
+            continue
+        d = lanes.direction(y + h / 2.0)
+        rear, front = sorted(parts, key=lambda p: d * (p[0] + p[2] / 2.0))
+        rows = [lamp_row(p) for p in parts]
+        if d and kind_of[rear][0] == 'tail' and kind_of[front][0] == 'head' \
+                and None not in rows:
+            row = sum(rows) / 2.0
+            lanes.learn_size(row, w, h, y + h - row)
+    out = []
+    for box, parts in grouped:
+        x, y, w, h = box
+        kind, lamp = kind_of.get(box, ('', False))
+        row = lamp_row(box)
+        d = lanes.direction(y + h / 2.0)
+        size = None if row is None else lanes.size_at(row)
+        if len(parts) != 1 or not lamp or kind not in ('head', 'tail') or not d \
+                or size is None or size[0] <= w:
+            out.append((box, parts))
+            continue
+        length, height, drop = size
+        if (kind == 'head') == (d > 0):
+            x0, x1 = x + w - length, x + w  # the body lies to the left of the lamp
+        else:
+            x0, x1 = x, x + length
+        y1 = row + drop
+        x0, x1 = max(0.0, x0), min(float(width), x1)
+        out.append(((int(round(x0)), int(round(y1 - height)), int(round(x1 - x0)),
+                     int(round(height))), parts))
+    return out
 
 
 def _grow_into(seeds: np.ndarray, allowed: np.ndarray, *, steps: int) -> np.ndarray:

@@ -22,7 +22,8 @@ from framebridge_ros.core.health import Level
 from framebridge_ros.core.scene import ROAD_REGION, SceneConditions, SimulatedScene
 from framebridge_ros.core.tracking import box_iou
 from framebridge_ros.core.vehicles import (
-    _cut_beams, _pair_lamps, _ssd_candidates, _yolo_candidates, adaptive_threshold, AnalyzerStats,
+    _cut_beams, _find_lamps, _pair_lamps, _ssd_candidates, _yolo_candidates,
+    adaptive_threshold, AnalyzerStats,
     detections_message, detector_health, DetectorError, DnnConfig, DnnDetector,
     draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionDetector, parse_region,
     VehicleAnalyzer)
@@ -252,6 +253,103 @@ def test_pair_lamps(boxes, lamps, expected):
     grouped = _pair_lamps(boxes, lamps, gap_frac=3.0, max_aspect=4.5)
     assert [box for box, _ in grouped] == expected
     assert sorted(part for _, parts in grouped for part in parts) == sorted(boxes)
+
+
+def _queue_frame(cars, rng) -> np.ndarray:
+    """
+    Return a night road with cars driving left to right, seen only by their lamps.
+
+    Each car (x, y, w, h) has a white head lamp at its right (front) end with its beam
+    on the road ahead, and a red tail lamp at its left (rear) end.
+    """
+    frame = np.full((480, 640, 3), 12.0, np.float32)
+    light = np.zeros((480, 640, 3), np.float32)
+    for x, y, w, h in cars:
+        for cx, colour in ((x + w - 8, (230.0, 240.0, 250.0)), (x + 8, (40.0, 40.0, 230.0))):
+            spot = np.zeros((480, 640), np.float32)
+            cv2.circle(spot, (cx, y + h // 2), h // 5, 1.0, -1)
+            light += cv2.GaussianBlur(spot, (0, 0), 3)[:, :, None] * np.array(colour)
+        beam = np.zeros((480, 640), np.float32)
+        cv2.ellipse(beam, (x + w + 40, y + h - 2), (45, 4), 0, 0, 360, 1.0, -1)
+        light += cv2.GaussianBlur(beam, (0, 0), 2)[:, :, None] * np.array((80., 100., 112.))
+    return _noisy(np.clip(frame + light, 0, 255), rng)
+
+
+@pytest.mark.parametrize('mirrored', [False, True])
+def test_queue_at_night_gives_one_box_per_car(mirrored):
+    # Two cars 30 px apart: the rear car's head lamp is nearer the front car's tail lamp
+    # than either car's own lamps are to each other, so pairing by distance alone
+    # makes one box straddling the gap. Mirrored, the queue drives right to left.
+    rng = np.random.default_rng(21)
+    detector = MotionDetector(region=FULL)
+
+    def flip(box):
+        x, y, w, h = box
+        return (640 - x - w, y, w, h) if mirrored else box
+
+    def frame(cars):
+        image = _queue_frame(cars, rng)
+        return np.ascontiguousarray(image[:, ::-1]) if mirrored else image
+
+    for _ in range(10):
+        detector.detect(frame([]))
+    for step in range(3):
+        cars = [(40 + 80 * step, 300, 110, 36), (180 + 80 * step, 300, 110, 36)]
+        found = sorted(d.box for d in detector.detect(frame(cars)))
+        expected = sorted(flip(car) for car in cars)
+        assert detector.low_light
+        assert len(found) == 2, (step, found)
+        for box, car in zip(found, expected):
+            assert box_iou(box, car) > 0.5, (step, found, expected)
+
+
+@pytest.mark.parametrize('colour, tail', [
+    ((230, 240, 250), False),  # white (LED) head lamp
+    ((120, 215, 250), False),  # warm halogen head lamp: yellowish, not red
+    ((40, 40, 230), True),  # red tail lamp
+    ((90, 60, 240), True),  # a pinkish red tail lamp is still in the red band
+])
+def test_find_lamps_tells_tail_from_head_by_hue(colour, tail):
+    image = np.full((120, 640, 3), 10, np.uint8)
+    cv2.circle(image, (80, 60), 5, colour, -1)
+    fg = np.zeros((120, 640), np.uint8)
+    cv2.circle(fg, (80, 60), 12, 255, -1)
+    lamps = _find_lamps(image, fg, level=200.0)
+    assert [lamp.tail for lamp in lamps] == [tail]
+    # Not in the foreground (a street lamp, a lit window): not a vehicle lamp.
+    assert _find_lamps(image, np.zeros_like(fg), level=200.0) == []
+
+
+def _left_to_right(row):
+    return 1
+
+
+def _right_to_left(row):
+    return -1
+
+
+@pytest.mark.parametrize('boxes, kinds, direction, expected', [
+    # queue driving right: car A (tail, head) then car B (tail, head); A's head is
+    # closest to B's tail but lies behind it, so A pairs with A and B with B
+    ([(0, 50, 20, 20), (60, 50, 20, 20), (90, 50, 20, 20), (150, 50, 20, 20)],
+     ['tail', 'head', 'tail', 'head'], _left_to_right,
+     [(0, 50, 80, 20), (90, 50, 80, 20)]),
+    # the same blobs with the lane driving left: a car's head lamp is on the left of
+    # its tail lamp, so only the middle two are one car
+    ([(0, 50, 20, 20), (60, 50, 20, 20), (90, 50, 20, 20), (150, 50, 20, 20)],
+     ['tail', 'head', 'tail', 'head'], _right_to_left,
+     [(0, 50, 20, 20), (60, 50, 50, 20), (150, 50, 20, 20)]),
+    # direction unknown: a head with a tail pairs, two head lamps do not
+    ([(0, 50, 20, 20), (40, 50, 20, 20), (110, 50, 20, 20)], ['head', 'head', 'tail'],
+     None, [(0, 50, 20, 20), (40, 50, 90, 20)]),
+    # a blob without a lamp core (its partner too dim) still pairs by distance
+    ([(0, 50, 20, 20), (60, 52, 20, 18)], ['', 'head'], _left_to_right,
+     [(0, 50, 80, 20)]),
+])
+def test_pair_lamps_puts_tail_behind_head(boxes, kinds, direction, expected):
+    grouped = _pair_lamps(boxes, [True] * len(boxes), gap_frac=3.0, max_aspect=4.5,
+                          kinds=kinds, direction=direction)
+    assert [box for box, _ in grouped] == expected
 
 
 def test_global_light_change_is_skipped_then_relearned(background):
