@@ -31,6 +31,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -175,7 +176,12 @@ def run(options: argparse.Namespace) -> int:
     overlay = _override_file(options, [NODE_NAMES[name] for name in names])
     if overlay:
         ros_args += ['--params-file', overlay]
-    rclpy.init(args=['framebridge', *ros_args])
+    try:
+        rclpy.init(args=['framebridge', *ros_args])
+    finally:
+        if overlay:
+            # rcl parsed the file at init; removing it now leaves nothing behind, even on kill -9.
+            os.unlink(overlay)
     nodes: List[Node] = []
     executor = MultiThreadedExecutor(num_threads=max(4, 2 * len(classes)))
     monitor_node = Node('framebridge_monitor')
