@@ -198,9 +198,12 @@ def run_clip(clip: Clip, *, frames: int, seed: int, cover: float) -> ClipResult:
         t = float(i)
         image, truth = _scaled_frame(scene, t)
         label = truth['sky']['condition']
-        analyzer.sky_condition = label
-        analysis = analyzer.analyze(image, t=t)
-        reading = sky.classify(image)
+        # What the nodes get: the camera's metadata with the frame, and the sky
+        # analyser's label (not the truth) steering the detector's threshold.
+        metadata = {'camera': scene.camera_metadata(t)}
+        reading = sky.classify(image, metadata=metadata)
+        analyzer.sky_condition = reading.condition
+        analysis = analyzer.analyze(image, t=t, metadata=metadata)
         result.frames += 1
         result.detect_ms.append(analysis.processing_ms)
         result.sky_ms.append(reading.processing_ms)

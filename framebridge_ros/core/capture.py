@@ -268,7 +268,8 @@ class SimulatedCamera(CaptureBackend):
             write_file_synced(destination, encoded.tobytes())
         except OSError as error:
             raise CameraError(f'could not write {destination}: {explain(error)}') from error
-        return CaptureResult(capture_time=capture_time, ground_truth=truth)
+        return CaptureResult(capture_time=capture_time, ground_truth=truth,
+                             camera=self._scene.camera_metadata(capture_time - self._start))
 
 
 def make_backend(params: Dict[str, Any]) -> CaptureBackend:

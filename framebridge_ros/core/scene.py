@@ -211,6 +211,36 @@ def _light_for(time_of_day_h: float, conditions: SceneConditions) -> _Light:
     )
 
 
+# Scene illuminance (lux) the camera's light meter would report, per light phase: a
+# clear day, the middle of civil twilight (sunset is ~400, its end ~3), and a street-lit
+# road at night. Cloud cuts daylight by up to 80 %. The phases blend on a log scale,
+# as the eye and a light meter see them.
+_DAY_LUX = 30000.0
+_TWILIGHT_LUX = 40.0
+_NIGHT_LUX = 2.0
+_OVERCAST_LUX_CUT = 0.8
+# Auto-exposure keeps ExposureTime x AnalogueGain x Lux about constant (200 us at gain 1
+# on a clear day), within the limits of an IMX500 at its full-resolution frame rate.
+_EXPOSURE_LUX_PRODUCT = 200.0 * _DAY_LUX
+_MAX_EXPOSURE_US = 66666.0
+_MAX_ANALOGUE_GAIN = 16.0
+
+
+def _camera_reading(light: _Light) -> dict:
+    """Return the Lux, exposure and gain an auto-exposing camera reports in this light."""
+    day_lux = _DAY_LUX * (1.0 - _OVERCAST_LUX_CUT * light.cover)
+    lux = 10.0 ** (light.day * math.log10(day_lux) + light.warm * math.log10(_TWILIGHT_LUX)
+                   + light.night * math.log10(_NIGHT_LUX))
+    wanted = _EXPOSURE_LUX_PRODUCT / lux
+    exposure = min(wanted, _MAX_EXPOSURE_US)
+    gain = min(max(wanted / exposure, 1.0), _MAX_ANALOGUE_GAIN)
+    colour_k = light.day * (5500.0 + 1000.0 * light.cover) + light.warm * 3500.0 \
+        + light.night * 2700.0
+    return {'Lux': round(lux, 2), 'ExposureTime': int(round(exposure)),
+            'AnalogueGain': round(gain, 3), 'DigitalGain': 1.0,
+            'ColourTemperature': int(round(colour_k))}
+
+
 def _light_lut(light: _Light) -> np.ndarray:
     """Per-channel table mapping daylight albedo to the lit pixel value."""
     x = np.arange(256, dtype=np.float32) / 255.0
@@ -1343,6 +1373,15 @@ class SimulatedScene:
         """Ground truth at scene time t, without rendering the image."""
         cond, _ = self._light_at(t)
         return self._truth(t, cond, self._placements(t))
+
+    def camera_metadata(self, t: float) -> dict:
+        """
+        Return what rpicam-still's --metadata would say about the frame at scene time t.
+
+        Only the keys the analysers read, named as libcamera names them: Lux,
+        ExposureTime (us), AnalogueGain, DigitalGain and ColourTemperature (K).
+        """
+        return _camera_reading(self._light_at(float(t))[1])
 
     def render(self, t: float) -> tuple[np.ndarray, dict]:
         """Image (height, width, 3) uint8 BGR and ground truth at scene time t seconds."""

@@ -56,6 +56,8 @@ def test_simulated_frame_lands_with_complete_metadata(tmp_path):
     assert metadata['file_size'] == len(jpeg) and metadata['source'] == 'simulated'
     assert before <= metadata['capture_time'] <= time.time()
     assert 'vehicles' in metadata['ground_truth'] and 'sky' in metadata['ground_truth']
+    # As rpicam-still's --metadata: the analysers read the camera's own light reading.
+    assert metadata['camera']['Lux'] > 0 and metadata['camera']['ExposureTime'] > 0
     assert decode_jpeg(jpeg).shape == (240, 320, 3)
     assert os.listdir(capture.layout.tmp) == []
 

@@ -178,6 +178,22 @@ def test_night_is_far_darker_than_day_but_has_lights():
     assert 0.0 < bright < 0.02  # a few lamps and windows, not a lit scene
 
 
+def test_camera_reading_follows_the_light():
+    def reading(time_of_day_h, cloud_cover=0.1):
+        scene = SimulatedScene(width=128, height=96, conditions=SceneConditions(
+            time_of_day_h=time_of_day_h, cloud_cover=cloud_cover))
+        return scene.camera_metadata(0.0)
+
+    day, overcast, dusk, night = reading(12.0), reading(12.0, 0.95), reading(19.5), reading(2.0)
+    assert day['Lux'] > 10000 > overcast['Lux'] > 1000
+    assert 5.0 < dusk['Lux'] < 400.0  # civil twilight
+    assert night['Lux'] < 5.0
+    # Auto-exposure: the darker the scene, the longer the exposure times the gain.
+    products = [r['ExposureTime'] * r['AnalogueGain'] for r in (day, overcast, dusk, night)]
+    assert products == sorted(products)
+    assert night['ExposureTime'] <= 66666 and 1.0 <= night['AnalogueGain'] <= 16.0
+
+
 def test_clouds_drift_with_time():
     def sky_change(cover):
         cond = SceneConditions(cloud_cover=cover, vehicles_per_minute=0.0,
