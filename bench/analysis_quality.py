@@ -401,7 +401,8 @@ def report(results: List[ClipResult], speed: dict, footage: Optional[dict],
         figures[name] = f
         print(f'{name}: {scored} frames scored, precision {f["precision"]:.3f} '
               f'[{_verdict(f["precision"] > TARGETS["precision"])} > 0.9], recall '
-              f'{f["recall"]:.3f} [{_verdict(f["recall"] > TARGETS["recall"])} > 0.9]')
+              f'{f["recall"]:.3f} [{_verdict(f["recall"] > TARGETS["recall"])} > 0.9] '
+              f'(TP {tp}, FP {fp}, FN {fn})')
         print(f'  vehicle count per frame: MAE {f["count_mae"]:.3f}, relative error '
               f'{_pct(f["count_relative_error"])}; crossing count error '
               f'{_pct(f["crossing_error"])} of {true} crossings '

@@ -48,7 +48,8 @@ from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 import cv2
 from framebridge_ros.core.health import Health, Level
 from framebridge_ros.core.params import config_from_params, config_params, ParamSpec
-from framebridge_ros.core.tracking import appearance, LineCrossing, parse_line, Tracker
+from framebridge_ros.core.tracking import (
+    appearance, box_iou, LineCrossing, parse_line, Tracker)
 import numpy as np
 
 __all__ = [
@@ -632,7 +633,7 @@ def _split_at_lamps(boxes: List[Box], lamps: Sequence[_Lamp], fg: np.ndarray,
     the rear vehicle's head lamp and beam join the front vehicle's tail into one blob:
     a tail lamp after any lamp, or any lamp after a head lamp, starts another vehicle.
     The cut is just behind that tail lamp, or just ahead of that head lamp; each piece
-    is shrunk to its foreground.
+    is shrunk to its foreground and trimmed to its end lamps (:func:`_trim_to_lamps`).
     """
     out = []
     for box in boxes:
@@ -662,7 +663,39 @@ def _split_at_lamps(boxes: List[Box], lamps: Sequence[_Lamp], fg: np.ndarray,
             px, py, pw, ph = cv2.boundingRect(fg[y:y + h, a:b])
             if pw and ph:
                 out.append((a + px, y + py, pw, ph))
-    return sorted(out)
+    return sorted(_trim_to_lamps(box, lamps, fg, direction) for box in out)
+
+
+def _trim_to_lamps(box: Box, lamps: Sequence[_Lamp], fg: np.ndarray, direction) -> Box:
+    """
+    Return box without what lies ahead of its front head lamp or behind its rear tail lamp.
+
+    Seen from the side, a vehicle's head lamp is at its front and its tail lamp at its
+    back; beyond them is the beam on the road or the glow of the lamp, not the body.
+    The piece kept is shrunk to its foreground, so a beam lying below the body goes too.
+    """
+    x, y, w, h = box
+    d = direction(y + h / 2.0)
+    inside = _lamps_in(box, lamps)
+    if d == 0 or not inside:
+        return box
+    ordered = sorted(inside, key=lambda lamp: d * lamp.cx)  # rear to front
+    a, b = x, x + w
+    front, rear = ordered[-1], ordered[0]
+    if not front.tail:
+        if d > 0:
+            b = min(b, front.x + front.w)
+        else:
+            a = max(a, front.x)
+    if rear.tail:
+        if d > 0:
+            a = max(a, rear.x)
+        else:
+            b = min(b, rear.x + rear.w)
+    if (a, b) == (x, x + w) or b - a < 2:
+        return box
+    px, py, pw, ph = cv2.boundingRect(fg[y:y + h, a:b])
+    return (a + px, y + py, pw, ph) if pw and ph else box
 
 
 def _pair_lamps(boxes: List[Box], lamps: Sequence[bool], *, gap_frac: float,
@@ -769,8 +802,11 @@ def _extend_lone_lamps(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequen
             x0, x1 = x, x + length
         y1 = row + drop
         x0, x1 = max(0.0, x0), min(float(width), x1)
-        out.append(((int(round(x0)), int(round(y1 - height)), int(round(x1 - x0)),
-                     int(round(height))), parts))
+        grown = (int(round(x0)), int(round(y1 - height)), int(round(x1 - x0)),
+                 int(round(height)))
+        # A vehicle whose two lamps were both left alone grows the same box twice.
+        if not any(box_iou(grown, other) > 0.7 for other, _ in out):
+            out.append((grown, parts))
     return out
 
 

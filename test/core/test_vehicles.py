@@ -22,7 +22,8 @@ from framebridge_ros.core.health import Level
 from framebridge_ros.core.scene import ROAD_REGION, SceneConditions, SimulatedScene
 from framebridge_ros.core.tracking import box_iou
 from framebridge_ros.core.vehicles import (
-    _cut_beams, _find_lamps, _pair_lamps, _ssd_candidates, _yolo_candidates,
+    _cut_beams, _find_lamps, _Lamp, _pair_lamps, _ssd_candidates, _trim_to_lamps,
+    _yolo_candidates,
     adaptive_threshold, AnalyzerStats,
     detections_message, detector_health, DetectorError, DnnConfig, DnnDetector,
     draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionDetector, parse_mean,
@@ -351,6 +352,27 @@ def test_pair_lamps_puts_tail_behind_head(boxes, kinds, direction, expected):
     grouped = _pair_lamps(boxes, [True] * len(boxes), gap_frac=3.0, max_aspect=4.5,
                           kinds=kinds, direction=direction)
     assert [box for box, _ in grouped] == expected
+
+
+@pytest.mark.parametrize('direction', [_left_to_right, _right_to_left])
+def test_box_ends_at_its_head_and_tail_lamps(direction):
+    # A 100 px vehicle (x 100-200) with a beam 80 px long lying ahead of it, lower down.
+    fg = np.zeros((120, 400), np.uint8)
+    fg[40:80, 100:200] = 255
+    d = direction(0)
+    beam = slice(200, 280) if d > 0 else slice(20, 100)
+    fg[70:90, beam] = 255
+    head_x, tail_x = (194, 102) if d > 0 else (102, 194)
+    lamps = [_Lamp(head_x, 55, 4, 4, tail=False), _Lamp(tail_x, 55, 4, 4, tail=True)]
+    x, y, w, h = cv2.boundingRect(fg)
+    trimmed = _trim_to_lamps((x, y, w, h), lamps, fg, direction)
+    assert box_iou(trimmed, (100, 40, 100, 40)) > 0.9, trimmed
+    # Direction unknown, or no lamp inside: the box is left as it was.
+    assert _trim_to_lamps((x, y, w, h), lamps, fg, lambda row: 0) == (x, y, w, h)
+    assert _trim_to_lamps((x, y, w, h), [], fg, direction) == (x, y, w, h)
+    # Only the tail lamp seen: the front end is unknown, so nothing is cut ahead.
+    tail_only = [_Lamp(tail_x, 55, 4, 4, tail=True)]
+    assert _trim_to_lamps((x, y, w, h), tail_only, fg, direction)[2] >= 170
 
 
 def test_global_light_change_is_skipped_then_relearned(background):
