@@ -211,6 +211,7 @@ class MotionConfig:
     vehicle_max_aspect: float = 4.5
     lamp_level: float = 200.0
     lane_band_frac: float = 0.04
+    headlight_lux: float = 1000.0
 
 
 _MOTION_HELP = {
@@ -313,6 +314,7 @@ class MotionDetector(Detector):
         self._subtractor = None
         self._lanes: Optional[_LaneMemory] = None
         self.low_light = False
+        self.headlights = False
         self.reset()
 
     def reset(self) -> None:
@@ -369,10 +371,12 @@ class MotionDetector(Detector):
         lux = _camera_lux(metadata)
         if lux is not None:
             self.low_light = lux < c.low_light_lux
+            self.headlights = lux < c.headlight_lux
         else:
             road = bg[self._mask > 0]
             self.low_light = bool(road.size) and float(np.median(road)) < c.low_light_level
-        if not self.low_light:
+            self.headlights = self.low_light
+        if not self.headlights:
             return None
         grey = cv2.blur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (3, 3))
         floor = cv2.blur(bg, (3, 3)).astype(np.float32) * c.light_ratio + 8.0
@@ -409,7 +413,9 @@ class MotionDetector(Detector):
         cores: List[_Lamp] = []
         if light is not None:
             if c.lamp_level > 0.0:
-                cores = _find_lamps(small, fg, level=c.lamp_level)
+                # A vehicle's lamps are over the road; the sky at dusk is bright too.
+                cores = _find_lamps(small, cv2.bitwise_and(fg, self._mask),
+                                    level=c.lamp_level)
                 if self._lanes is None:
                     self._lanes = _LaneMemory(sh, half_band=c.lane_band_frac * sh)
                 for core in cores:
@@ -421,12 +427,13 @@ class MotionDetector(Detector):
                                  c.merge_gap_frac)
         lanes = self._lanes if cores else None
         if lanes is not None:
+            _vote_by_lamp_pairs(lanes, boxes, cores)
             boxes = _split_at_lamps(boxes, cores, fg, lanes.direction)
         # In low light the lamps of one vehicle are paired; a pair is scored on its
         # parts, the dark body between them is not foreground.
         # Only blobs that are mostly lamp light are paired: at dusk a body is seen and
         # two bodies in a queue must stay two.
-        lamps = [light is not None and 2 * cv2.countNonZero(cv2.bitwise_and(
+        lamps = [self.low_light and light is not None and 2 * cv2.countNonZero(cv2.bitwise_and(
             fg[y:y + h, x:x + w], light[y:y + h, x:x + w]))
             >= cv2.countNonZero(fg[y:y + h, x:x + w]) for x, y, w, h in boxes]
         kinds = [_lamp_kind(box, cores) for box in boxes]
@@ -510,6 +517,10 @@ class _Lamp:
     @property
     def cx(self) -> float:
         return self.x + self.w / 2.0
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2.0
 
 
 # Broad hue bands (OpenCV hue 0..179): red wraps around 0. A tail lamp is red and
@@ -606,6 +617,24 @@ class _LaneMemory:
             return None
         length, height, drop = (float(v) for v in np.median(np.array(near), axis=0))
         return length, height, drop
+
+
+def _vote_by_lamp_pairs(lanes: '_LaneMemory', boxes: Sequence[Box],
+                        lamps: Sequence[_Lamp]) -> None:
+    """
+    Vote each blob's travel direction when it shows one tail and one head lamp.
+
+    A vehicle drives towards its head lamp: the red lamp at one end and the white one
+    at the other give the direction even where the beam is too faint to tell.
+    """
+    for box in boxes:
+        inside = _lamps_in(box, lamps)
+        tails = [lamp for lamp in inside if lamp.tail]
+        heads = [lamp for lamp in inside if not lamp.tail]
+        if len(tails) == 1 and len(heads) == 1:
+            tail, head = tails[0], heads[0]
+            if abs(head.cy - tail.cy) <= max(head.h, tail.h, 2):
+                lanes.vote((head.cy + tail.cy) / 2.0, 1 if head.cx > tail.cx else -1)
 
 
 def _lamps_in(box: Box, lamps: Sequence[_Lamp]) -> List[_Lamp]:
