@@ -260,6 +260,10 @@ _MOTION_HELP = {
     'lane_band_frac': ('Motion: in low light, half height (fraction of the frame height) '
                        'of the band of rows around a lamp that shares one travel '
                        'direction and vehicle size (one lane).', 0.0, 0.5),
+    'headlight_lux': ('Motion: camera Lux below which vehicles drive with headlights on '
+                      '(auto headlights switch on near 1000 lux): lamp cores are found, '
+                      'lanes learn their direction and boxes end at their lamps. Without '
+                      'Lux this follows low light.', 0.0, 1e6),
 }
 
 
@@ -442,6 +446,8 @@ class MotionDetector(Detector):
                               direction=None if lanes is None else lanes.direction)
         if lanes is not None:
             grouped = _extend_lone_lamps(grouped, boxes, kinds, lamps, cores, lanes, sw)
+        if cores:
+            grouped = _drop_lone_beams(grouped, boxes, kinds, lamps)
         frame_area = float(sw * sh)
         detections = []
         for (x, y, w, h), parts in grouped:
@@ -625,7 +631,10 @@ def _vote_by_lamp_pairs(lanes: '_LaneMemory', boxes: Sequence[Box],
     Vote each blob's travel direction when it shows one tail and one head lamp.
 
     A vehicle drives towards its head lamp: the red lamp at one end and the white one
-    at the other give the direction even where the beam is too faint to tell.
+    at the other give the direction even where the beam is too faint to tell. In a
+    queue the head lamp of one vehicle and the tail lamp of the next can share a blob
+    the other way round; they are only a gap apart, while a vehicle's own lamps are at
+    least twice the blob's height apart (a side view is long), so only those vote.
     """
     for box in boxes:
         inside = _lamps_in(box, lamps)
@@ -633,7 +642,8 @@ def _vote_by_lamp_pairs(lanes: '_LaneMemory', boxes: Sequence[Box],
         heads = [lamp for lamp in inside if not lamp.tail]
         if len(tails) == 1 and len(heads) == 1:
             tail, head = tails[0], heads[0]
-            if abs(head.cy - tail.cy) <= max(head.h, tail.h, 2):
+            if abs(head.cy - tail.cy) <= max(head.h, tail.h, 2) \
+                    and abs(head.cx - tail.cx) >= 2.0 * box[3]:
                 lanes.vote((head.cy + tail.cy) / 2.0, 1 if head.cx > tail.cx else -1)
 
 
@@ -743,19 +753,23 @@ def _pair_lamps(boxes: List[Box], lamps: Sequence[bool], *, gap_frac: float,
     'both' or ''), a vehicle's tail lamp is behind its head lamp: with the lane's
     travel direction known (``direction(row)``: +1 right, -1 left, 0 unknown) the rear
     blob must not be a head lamp alone nor the front blob a tail lamp alone; without
-    it two head lamps or two tail lamps are not one vehicle. Pairs are taken closest
+    it two head lamps or two tail lamps are not one vehicle, and where lamp cores are
+    seen at all, two blobs without one are not a vehicle either. Pairs are taken closest
     first and each blob joins at most one pair: a queue of vehicles is not chained
     into one box.
     """
     if gap_frac <= 0.0 or len(boxes) < 2:
         return [(b, (b,)) for b in boxes]
     kinds = kinds or [''] * len(boxes)
+    cores_seen = any(kinds)
     candidates = []
     for i, a in enumerate(boxes):
         for j in range(i + 1, len(boxes)):
             b = boxes[j]
             if not (lamps[i] and lamps[j]):
                 continue
+            if cores_seen and not (kinds[i] or kinds[j]):
+                continue  # two patches of light with no lamp in either: a beam in pieces
             tall = max(a[3], b[3])
             if abs((a[1] + a[3] / 2.0) - (b[1] + b[3] / 2.0)) > 0.5 * tall:
                 continue
@@ -836,6 +850,26 @@ def _extend_lone_lamps(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequen
         # A vehicle whose two lamps were both left alone grows the same box twice.
         if not any(box_iou(grown, other) > 0.7 for other, _ in out):
             out.append((grown, parts))
+    return out
+
+
+def _drop_lone_beams(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequence[Box],
+                     kinds: Sequence[str],
+                     lamps: Sequence[bool]) -> List[Tuple[Box, Tuple[Box, ...]]]:
+    """
+    Return grouped without lit, flat blobs that hold no lamp and joined no vehicle.
+
+    In low light every vehicle shows a lamp. A patch of light on the road with no lamp
+    core in it, flatter than it is wide (a beam cut off its vehicle, a reflection),
+    left alone by the pairing, is not a vehicle.
+    """
+    flags = {box: (kind, lamp) for box, kind, lamp in zip(boxes, kinds, lamps)}
+    out = []
+    for box, parts in grouped:
+        kind, lamp = flags.get(box, ('', False))
+        if len(parts) == 1 and lamp and not kind and box[2] > 2 * box[3]:
+            continue
+        out.append((box, parts))
     return out
 
 

@@ -22,8 +22,8 @@ from framebridge_ros.core.health import Level
 from framebridge_ros.core.scene import ROAD_REGION, SceneConditions, SimulatedScene
 from framebridge_ros.core.tracking import box_iou
 from framebridge_ros.core.vehicles import (
-    _cut_beams, _find_lamps, _Lamp, _pair_lamps, _ssd_candidates, _trim_to_lamps,
-    _yolo_candidates,
+    _cut_beams, _drop_lone_beams, _find_lamps, _Lamp, _LaneMemory, _pair_lamps,
+    _ssd_candidates, _trim_to_lamps, _vote_by_lamp_pairs, _yolo_candidates,
     adaptive_threshold, AnalyzerStats,
     detections_message, detector_health, DetectorError, DnnConfig, DnnDetector,
     draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionDetector, parse_mean,
@@ -373,6 +373,30 @@ def test_box_ends_at_its_head_and_tail_lamps(direction):
     # Only the tail lamp seen: the front end is unknown, so nothing is cut ahead.
     tail_only = [_Lamp(tail_x, 55, 4, 4, tail=True)]
     assert _trim_to_lamps((x, y, w, h), tail_only, fg, direction)[2] >= 170
+
+
+def test_lane_direction_from_a_vehicles_own_tail_and_head_lamps():
+    lanes = _LaneMemory(200, half_band=10)
+    tail, head = _Lamp(100, 50, 4, 4, tail=True), _Lamp(190, 50, 4, 4, tail=False)
+    for _ in range(2):
+        _vote_by_lamp_pairs(lanes, [(98, 40, 100, 30)], [tail, head])
+    assert lanes.direction(52) == 1 and lanes.direction(150) == 0  # its band only
+    # A queue's gap: the rear car's head lamp, then the front car's tail lamp, close
+    # together. The order says "left" but it is two vehicles: no vote.
+    gap = [_Lamp(100, 120, 4, 4, tail=False), _Lamp(130, 120, 4, 4, tail=True)]
+    for _ in range(3):
+        _vote_by_lamp_pairs(lanes, [(98, 110, 40, 30)], gap)
+    assert lanes.direction(122) == 0
+
+
+def test_lit_patches_without_lamps_are_neither_paired_nor_kept():
+    beam_a, beam_b, car = (300, 80, 40, 10), (350, 82, 30, 8), (100, 60, 90, 30)
+    boxes = [car, beam_a, beam_b]
+    kinds, lit = ['head', '', ''], [True, True, True]
+    grouped = _pair_lamps(boxes, lit, gap_frac=3.0, max_aspect=4.5, kinds=kinds)
+    assert [parts for _, parts in grouped] == [(car,), (beam_a,), (beam_b,)]
+    kept = _drop_lone_beams(grouped, boxes, kinds, lit)
+    assert [box for box, _ in kept] == [car]
 
 
 def test_global_light_change_is_skipped_then_relearned(background):
