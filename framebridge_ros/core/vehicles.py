@@ -754,7 +754,10 @@ def _pair_lamps(boxes: List[Box], lamps: Sequence[bool], *, gap_frac: float,
     travel direction known (``direction(row)``: +1 right, -1 left, 0 unknown) the rear
     blob must not be a head lamp alone nor the front blob a tail lamp alone; without
     it two head lamps or two tail lamps are not one vehicle, and where lamp cores are
-    seen at all, two blobs without one are not a vehicle either. Pairs are taken closest
+    seen at all, two blobs without one are not a vehicle either. A blob with only a
+    tail lamp behind one with only a head lamp are the two ends of one vehicle even
+    when its body between them shows (a dark truck under a street lamp), so that pair
+    needs no lit majority. Pairs are taken closest
     first and each blob joins at most one pair: a queue of vehicles is not chained
     into one box.
     """
@@ -766,7 +769,8 @@ def _pair_lamps(boxes: List[Box], lamps: Sequence[bool], *, gap_frac: float,
     for i, a in enumerate(boxes):
         for j in range(i + 1, len(boxes)):
             b = boxes[j]
-            if not (lamps[i] and lamps[j]):
+            ends = _tail_then_head(a, b, kinds[i], kinds[j], direction)
+            if not (lamps[i] and lamps[j]) and not ends:
                 continue
             if cores_seen and not (kinds[i] or kinds[j]):
                 continue  # two patches of light with no lamp in either: a beam in pieces
@@ -795,6 +799,15 @@ def _pair_lamps(boxes: List[Box], lamps: Sequence[bool], *, gap_frac: float,
             used.update((i, j))
             out.append((union, (boxes[i], boxes[j])))
     return sorted(out + [(b, (b,)) for k, b in enumerate(boxes) if k not in used])
+
+
+def _tail_then_head(a: Box, b: Box, kind_a: str, kind_b: str, direction) -> bool:
+    """Return True when a and b are a tail-lamp-only blob behind a head-lamp-only one."""
+    if direction is None or {kind_a, kind_b} != {'head', 'tail'}:
+        return False
+    d = direction((min(a[1], b[1]) + max(a[1] + a[3], b[1] + b[3])) / 2.0)
+    head_right = (a[0] + a[2] / 2.0 > b[0] + b[2] / 2.0) == (kind_a == 'head')
+    return d != 0 and head_right == (d > 0)
 
 
 def _extend_lone_lamps(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequence[Box],
@@ -859,15 +872,18 @@ def _drop_lone_beams(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequence
     """
     Return grouped without lit, flat blobs that hold no lamp and joined no vehicle.
 
-    In low light every vehicle shows a lamp. A patch of light on the road with no lamp
-    core in it, flatter than it is wide (a beam cut off its vehicle, a reflection),
-    left alone by the pairing, is not a vehicle.
+    With headlights on every vehicle shows a lamp. A blob with no lamp core in it, left
+    alone by the pairing, is not a vehicle when it is a flat patch of light (wider
+    than twice its height and mostly lit: a beam cut off its vehicle, a reflection)
+    or flatter than any vehicle's side view (wider than four times its height: a
+    beam at dusk, too faint to count as lit).
     """
     flags = {box: (kind, lamp) for box, kind, lamp in zip(boxes, kinds, lamps)}
     out = []
     for box, parts in grouped:
         kind, lamp = flags.get(box, ('', False))
-        if len(parts) == 1 and lamp and not kind and box[2] > 2 * box[3]:
+        flat = box[2] > (2 if lamp else 4) * box[3]
+        if len(parts) == 1 and not kind and flat:
             continue
         out.append((box, parts))
     return out

@@ -397,6 +397,11 @@ def test_lit_patches_without_lamps_are_neither_paired_nor_kept():
     assert [parts for _, parts in grouped] == [(car,), (beam_a,), (beam_b,)]
     kept = _drop_lone_beams(grouped, boxes, kinds, lit)
     assert [box for box, _ in kept] == [car]
+    # Not lit enough to count (dusk): only flatter than any side view goes.
+    faint_beam, dark_car = (300, 80, 60, 12), (100, 60, 90, 30)
+    singles = [(faint_beam, (faint_beam,)), (dark_car, (dark_car,))]
+    kept = _drop_lone_beams(singles, [faint_beam, dark_car], ['', ''], [False, False])
+    assert [box for box, _ in kept] == [dark_car]
 
 
 def test_global_light_change_is_skipped_then_relearned(background):
