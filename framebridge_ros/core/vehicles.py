@@ -212,6 +212,10 @@ class MotionConfig:
     lamp_level: float = 200.0
     lane_band_frac: float = 0.04
     headlight_lux: float = 1000.0
+    background_ratio: float = 0.8
+    headlight_background_ratio: float = 0.9
+    light_follow_change: float = 0.15
+    light_follow_rate: float = 0.1
 
 
 _MOTION_HELP = {
@@ -264,6 +268,18 @@ _MOTION_HELP = {
                       '(auto headlights switch on near 1000 lux): lamp cores are found, '
                       'lanes learn their direction and boxes end at their lamps. Without '
                       'Lux this follows low light.', 0.0, 1e6),
+    'background_ratio': ('Motion: MOG2 background ratio by day: the share of time a '
+                         'pixel must show a colour for it to be background. Heavy '
+                         'traffic covers a lane 20-30 % of the time, so the OpenCV default (0.9) '
+                         'would learn the commonest car paint as road.', 0.1, 1.0),
+    'headlight_background_ratio': ('Motion: MOG2 background ratio with headlights on: '
+                                   'beams sweep the road often in heavy traffic and are '
+                                   'kept in the background (the OpenCV default).', 0.1, 1.0),
+    'light_follow_change': ('Motion: relative change of the camera Lux from one frame to '
+                            'the next that means the light itself changed (a cloud, '
+                            'street lamps, dusk).', 0.0, 100.0),
+    'light_follow_rate': ('Motion: MOG2 learning rate for a frame after such a light '
+                          'change, so the background follows the light.', 0.0, 1.0),
 }
 
 
@@ -329,6 +345,7 @@ class MotionDetector(Detector):
         self._frames = 0
         self._status = 'warming_up'
         self._lanes = None
+        self._last_lux = None
 
     @property
     def ready(self) -> bool:
@@ -352,15 +369,33 @@ class MotionDetector(Detector):
             self._mask = region_mask(self._region, width=size[0], height=size[1])
         return small, scale
 
-    def _light_mask(self, small: np.ndarray,
-                    metadata: Optional[Mapping[str, Any]]) -> Optional[np.ndarray]:
+    def _light_regime(self, metadata: Optional[Mapping[str, Any]]) -> Optional[float]:
         """
-        Return the pixels lit by lamps or beams in low light, or None in good light.
+        Decide low light and headlights for this frame; return the camera Lux, if any.
 
-        Low light is decided by the camera's own light measure when the metadata has
-        it (``Lux`` below ``low_light_lux``: auto-exposure makes a dark road look
-        grey), else from the background model, not the frame: a median grey level of
-        the road below ``low_light_level`` (a passing bus's lamps cannot flip it).
+        The camera's own light measure decides when the metadata has it (``Lux`` below
+        ``low_light_lux`` / ``headlight_lux``: auto-exposure makes a dark road look
+        grey), else the background model, not the frame: a median grey level of the
+        road below ``low_light_level`` (a passing bus's lamps cannot flip it), and then
+        headlights are on exactly in low light.
+        """
+        c = self.config
+        lux = _camera_lux(metadata)
+        if lux is not None:
+            self.low_light = lux < c.low_light_lux
+            self.headlights = lux < c.headlight_lux
+            return lux
+        background = self._subtractor.getBackgroundImage()
+        if background is not None and background.shape[:2] == self._mask.shape[:2]:
+            road = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)[self._mask > 0]
+            self.low_light = bool(road.size) and float(np.median(road)) < c.low_light_level
+        self.headlights = self.low_light
+        return None
+
+    def _light_mask(self, small: np.ndarray) -> Optional[np.ndarray]:
+        """
+        Return the pixels lit by lamps or beams with headlights on, else None.
+
         Light adds to what is there, so a lit pixel is a multiple of its background
         level (``light_ratio``: a dipped beam at dusk lights the road by about 1.4x,
         at night by several times), plus 8 levels so that the noise of a black road
@@ -372,14 +407,6 @@ class MotionDetector(Detector):
         if background is None or background.shape[:2] != small.shape[:2]:
             return None
         bg = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
-        lux = _camera_lux(metadata)
-        if lux is not None:
-            self.low_light = lux < c.low_light_lux
-            self.headlights = lux < c.headlight_lux
-        else:
-            road = bg[self._mask > 0]
-            self.low_light = bool(road.size) and float(np.median(road)) < c.low_light_level
-            self.headlights = self.low_light
         if not self.headlights:
             return None
         grey = cv2.blur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (3, 3))
@@ -391,7 +418,17 @@ class MotionDetector(Detector):
         c = self.config
         small, scale = self._prepare(image if image.ndim == 3 else
                                      cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
-        fg = self._subtractor.apply(small)
+        lux = self._light_regime(metadata)
+        self._subtractor.setBackgroundRatio(
+            c.headlight_background_ratio if self.headlights else c.background_ratio)
+        rate = -1.0  # OpenCV's 1 / history
+        if lux is not None and self._last_lux is not None \
+                and abs(math.log(lux / self._last_lux)) > math.log1p(c.light_follow_change):
+            rate = c.light_follow_rate
+            _log.debug('camera Lux %.0f -> %.0f: background follows at rate %.2f',
+                       self._last_lux, lux, rate)
+        self._last_lux = lux
+        fg = self._subtractor.apply(small, learningRate=rate)
         self._frames += 1
         if not self.ready:
             self._status = 'warming_up'
@@ -413,7 +450,7 @@ class MotionDetector(Detector):
         fg = _grow_into(fg, shadow, steps=int(round(c.shadow_grow_frac * sw)))
         fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        light = self._light_mask(small, metadata)
+        light = self._light_mask(small)
         cores: List[_Lamp] = []
         if light is not None:
             if c.lamp_level > 0.0:

@@ -26,7 +26,8 @@ from framebridge_ros.core.vehicles import (
     _ssd_candidates, _trim_to_lamps, _vote_by_lamp_pairs, _yolo_candidates,
     adaptive_threshold, AnalyzerStats,
     detections_message, detector_health, DetectorError, DnnConfig, DnnDetector,
-    draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionDetector, parse_mean,
+    draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionConfig, MotionDetector,
+    parse_mean,
     parse_region, VehicleAnalyzer)
 from framebridge_testing import shipped_face_model, test_image
 import numpy as np
@@ -654,3 +655,48 @@ def test_yolo_rows_of_a_model_with_its_own_labels():
         ((80, 90, 40, 20), 'lorry'), ((260, 180, 80, 40), 'van')]
     with pytest.raises(DetectorError, match='neither YOLO layout'):
         _yolo_candidates(rows, 640, 640, 640)  # 6 values a row is not COCO's 84 or 85
+
+
+def _grey_road(level=90):
+    return np.full((240, 640, 3), level, np.uint8)
+
+
+@pytest.mark.parametrize('background_ratio, found', [
+    (MotionConfig().background_ratio, True),
+    (0.9, False),  # OpenCV's default: the busy lane's commonest paint became "road"
+])
+def test_busy_lane_does_not_teach_car_paint_as_road(background_ratio, found):
+    # Black cars cover the lane one frame in seven, as heavy traffic does; then one
+    # more comes by.
+    rng = np.random.default_rng(6)
+    detector = MotionDetector(MotionConfig(background_ratio=background_ratio), region=FULL)
+    dark = (30, 30, 30)
+    for i in range(90):
+        image = _grey_road()
+        if i % 7 == 0:
+            image = _with_block(image, (200, 120, 200, 60), colour=dark)
+        detector.detect(_noisy(image, rng))
+    car = (300, 120, 200, 60)
+    boxes = [d.box for d in detector.detect(_noisy(_with_block(_grey_road(), car, dark), rng))]
+    assert any(box_iou(box, car) > 0.5 for box in boxes) == found, boxes
+
+
+def test_background_follows_a_light_change_the_camera_reports():
+    # Dusk at a fast pace: lamps brighten a patch of road a little each frame while
+    # the camera's Lux falls by a fifth a frame. Without Lux the patch becomes an
+    # "object"; with it the background keeps up.
+    def run(with_lux):
+        rng = np.random.default_rng(8)
+        detector = MotionDetector(region=FULL)
+        boxes = 0
+        for i in range(30):
+            image = _grey_road(60).astype(np.float32)
+            step = max(0, i - 10)
+            image[100:200, 100:300] *= 1.03 ** step
+            metadata = {'camera': {'Lux': 2000.0 / 1.2 ** step}} if with_lux else None
+            found = detector.detect(_noisy(np.clip(image, 0, 255), rng), metadata=metadata)
+            boxes += len(found) if i >= 18 else 0
+        return boxes
+
+    assert run(with_lux=False) >= 5
+    assert run(with_lux=True) == 0
