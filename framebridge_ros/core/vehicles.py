@@ -215,7 +215,7 @@ class MotionConfig:
     background_ratio: float = 0.8
     headlight_background_ratio: float = 0.9
     light_follow_change: float = 0.15
-    light_follow_rate: float = 0.1
+    light_follow_rate: float = 0.07
 
 
 _MOTION_HELP = {
