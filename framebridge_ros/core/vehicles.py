@@ -309,16 +309,22 @@ class MotionDetector(Detector):
     object (same rows, a gap of less than ``merge_gap_frac`` of their height) are
     merged, and the boxes are scaled back to the input size. The score is the fraction
     of the box that is foreground: a vehicle is a solid blob, noise and swaying leaves
-    are not. In low light (camera Lux, else a dark road in the background model) a
-    headlight beam, flat and brighter than the road by a factor, is cut off the ends of
-    each blob before the boxes are taken (:func:`_cut_beams`), and blobs that are mostly
-    lamp light are paired into one vehicle box (:func:`_pair_lamps`): at night a body
-    is hardly different from the road and only its head and tail lamps show.
+    are not. With headlights on (camera Lux below ``headlight_lux``, else a dark road
+    in the background model) a headlight beam, flat and brighter than the road by a
+    factor, is cut off the ends of each blob (:func:`_cut_beams`), lamp cores teach each
+    lane its travel direction, and blobs are trimmed to their end lamps
+    (:func:`_trim_to_lamps`). In low light blobs that are mostly lamp light are also
+    paired into one vehicle box (:func:`_pair_lamps`): at night a body is hardly
+    different from the road and only its head and tail lamps show.
 
-    When more than ``max_foreground_frac`` of the road region changes at once the
-    light changed (a cloud, auto-exposure, street lamps switching on), not the traffic:
-    the frame yields nothing and the model relearns at ``relearn_rate``. The first
-    ``warmup_frames`` frames only teach the model.
+    MOG2's background ratio is ``background_ratio`` by day (heavy traffic must not
+    teach car paint as road) and ``headlight_background_ratio`` with headlights on.
+    When the camera's Lux changes by more than ``light_follow_change`` between frames
+    the model learns that frame at ``light_follow_rate``; when more than
+    ``max_foreground_frac`` of the road region changes at once the light changed (a
+    cloud, auto-exposure, street lamps switching on), not the traffic: the frame yields
+    nothing and the model relearns at ``relearn_rate``. The first ``warmup_frames``
+    frames only teach the model.
     """
 
     name = 'motion'
