@@ -40,10 +40,13 @@ Detections are matched greedily by cost inside gates on position, height and siz
   behind often stands where the car ahead stood a frame before, and colour tells them
   apart where position cannot.
 
-A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
-detection does not split it. A crossing is counted when the bottom centre of a track's
-box (its ground point) moves across the counting line between two observations; a
-track counts at most once. Directions are named from the line's orientation: for a
+A track seen only once, in a lane with no flow learned yet, is not matched in a frame
+where more than one detection fits its gate: in dense traffic at 1 fps the nearest one
+is as likely the vehicle behind, and a wrong first velocity would teach the whole lane
+a wrong flow. A track missed for up to ``max_missed`` frames coasts on its prediction,
+so one missed detection does not split it. A crossing is counted when the bottom
+centre of a track's box (its ground point) moves across the counting line between two
+observations; a track counts at most once. Directions are named from the line's orientation: for a
 line that is more vertical than horizontal, ``left_to_right`` / ``right_to_left``, else
 ``top_to_bottom`` / ``bottom_to_top``.
 """
@@ -298,10 +301,18 @@ class Tracker:
         for track in self._tracks:
             predicted, gate = self._gate_and_prediction(track, t, max(width, height))
             rank = 0.0 if track.velocity is not None else 10.0
+            mine = []
             for i, box in enumerate(boxes):
                 cost = self._cost(track, predicted, gate, box, features[i])
                 if cost is not None:
-                    candidates.append((rank + cost, i, track))
+                    mine.append((rank + cost, i, track))
+            # Seen once, with no lane flow to go by: when two detections fit, the
+            # nearer is as likely the vehicle behind (at 1 fps dense traffic aliases
+            # like a wagon wheel). Wait for a frame that is not ambiguous rather than
+            # learn, and teach the lane, a wrong velocity.
+            if track.velocity is None and len(mine) > 1 and self._prior(track, t) is None:
+                continue
+            candidates += mine
         candidates.sort(key=lambda c: (c[0], c[1]))
         used_tracks, crossings = set(), []
         a, b = self._line

@@ -106,6 +106,33 @@ def test_lane_flow_prior_links_a_new_track_to_its_next_detection():
     assert tracker.counts['right_to_left'] == 2
 
 
+def test_ambiguous_first_step_waits_instead_of_teaching_a_wrong_flow():
+    # Evenly spaced traffic moving 250 px/s, one car every 200 px: from a car's first
+    # box, the car behind is the nearer detection a second later (it moved 50 px less
+    # than a spacing). Nearest-first would give every track -50 px/s and teach the lane
+    # that flow, so no car would ever be followed across the line.
+    def cars(t):
+        return [(x, 300.0, 100.0, 30.0) for x in (-100.0 + 250.0 * t + 200.0 * k
+                                                  for k in range(-8, 8))
+                if 0.0 <= x <= W - 100.0]
+
+    tracker = Tracker()
+    lone = [[(20.0 + 250.0 * t, 300.0, 100.0, 30.0)] for t in range(4)]
+    _run(tracker, lone)  # a lone car first teaches the lane its flow
+    for t in range(4, 10):
+        tracker.update(cars(t), t=float(t), frame_size=(W, H))
+    assert all(track.velocity is None or track.velocity[0] > 150.0
+               for track in tracker.tracks)
+    assert tracker.counts['left_to_right'] >= 4
+    # Without the lone car there is no flow to go by: no track takes a velocity from
+    # an ambiguous first step, so none can be wrong.
+    fresh = Tracker()
+    for t in range(4, 10):
+        fresh.update(cars(t), t=float(t), frame_size=(W, H))
+    assert all(track.velocity is None or track.velocity[0] > 150.0
+               for track in fresh.tracks)
+
+
 def test_missed_frame_is_bridged_and_crossing_still_counted():
     frames = [[(100.0, 300.0, 100.0, 30.0)], [(350.0, 300.0, 100.0, 30.0)], [],
               [(850.0, 300.0, 100.0, 30.0)]]
