@@ -32,7 +32,9 @@ from rcl_interfaces.msg import (
     FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
 import rclpy
 from rclpy.duration import Duration
-from rclpy.exceptions import ParameterUninitializedException
+from rclpy.exceptions import (
+    InvalidParameterTypeException, InvalidParameterValueException,
+    ParameterUninitializedException)
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -176,9 +178,13 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
     description = spec.description
     if spec.choices:
         description += f' One of: {", ".join(spec.choices)}.'
+    # YAML and `-p x:=5` give an int where a float is meant (5 for 5.0, [104, 177, 123]);
+    # rclpy would refuse that type outright, so floats take any number and the spec's
+    # check (read_params, parameter_guard) converts and range-checks it.
+    floats = spec.kind is float or (spec.kind is list and spec.items is float)
     descriptor = ParameterDescriptor(
         name=spec.name, type=_parameter_type(spec).value, description=description,
-        read_only=spec.read_only)
+        read_only=spec.read_only, dynamic_typing=floats)
     if spec.kind is int and spec.min_value is not None and spec.max_value is not None:
         descriptor.integer_range = [IntegerRange(
             from_value=int(spec.min_value), to_value=int(spec.max_value), step=0)]
@@ -282,7 +288,8 @@ class LoggerBridge(logging.Handler):
 
 
 def run_node(make_node: Callable[[], Node], args=None, *,
-             fatal: Sequence[type] = (ParameterError,)) -> None:
+             fatal: Sequence[type] = (ParameterError, InvalidParameterTypeException,
+                                      InvalidParameterValueException)) -> None:
     """
     Run one node until Ctrl-C or shutdown: the rclpy main() of every node (Jazzy idiom).
 

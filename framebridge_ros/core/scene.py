@@ -1197,10 +1197,32 @@ class SimulatedScene:
         cond = self.conditions_at(t)
         return cond, _light_for(cond.time_of_day_h, cond)
 
-    def _compose_sky(self, out: np.ndarray, t: float, light: _Light) -> None:
+    def _cloud_texture(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (alpha, tex, detail) of the clouds in view at t, at the sky's low res."""
         th, tw = _CLOUD_TEX_SHAPE
+        # Wrap in float64 first: float32 would lose sub-pixel drift after long runs.
+        off = (t * self._cond.cloud_drift_per_s * self._tex_per_width) % tw
+        mx = np.mod(self._map_x + np.float32(off), tw).astype(np.float32)
+        tex = cv2.remap(self._cloud_tex, mx, self._map_y, cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_WRAP)
+        mx2 = np.mod(mx * 2.7 + 131.0, tw).astype(np.float32)
+        my2 = np.mod(self._map_y * 2.7 + 57.0, th).astype(np.float32)
+        detail = cv2.remap(self._cloud_tex, mx2, my2, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_WRAP)
+        tex = tex + 0.12 * (detail - 0.5)  # ragged edges
+        a = np.clip((tex - (self._cloud_q - self._cloud_soft)) / (2 * self._cloud_soft),
+                    0.0, 1.0)
+        return a * a * (3.0 - 2.0 * a), tex, detail
+
+    def _visible_cover(self, t: float, cover: float) -> float:
+        """Return the fraction of the sky in view that cloud covers at t."""
+        return float(self._cloud_texture(t)[0].mean()) if cover > 0.0 else 0.0
+
+    def _compose_sky(self, out: np.ndarray, t: float, light: _Light) -> float:
+        """Draw the sky; return the fraction of it that cloud covers."""
         cover = light.cover
         u = self._sky_u
+        visible = 0.0
         n, w, d = light.night, light.warm, light.day
         haze = 0.75 * cover * cover  # heavy cover also greys the gaps
         day = _gradient(_SKY_DAY * (1.0 - haze) + _SKY_OVERCAST * haze, u)
@@ -1211,19 +1233,8 @@ class SimulatedScene:
             glow = np.exp(-((self._sky_x - sun_x) / 0.25) ** 2)[None, :] * (u ** 1.5)[:, None]
             sky += (w * glow)[:, :, None] * _SUN_GLOW_WARM
         if cover > 0.0:
-            # Wrap in float64 first: float32 would lose sub-pixel drift after long runs.
-            off = (t * self._cond.cloud_drift_per_s * self._tex_per_width) % tw
-            mx = np.mod(self._map_x + np.float32(off), tw).astype(np.float32)
-            tex = cv2.remap(self._cloud_tex, mx, self._map_y, cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_WRAP)
-            mx2 = np.mod(mx * 2.7 + 131.0, tw).astype(np.float32)
-            my2 = np.mod(self._map_y * 2.7 + 57.0, th).astype(np.float32)
-            detail = cv2.remap(self._cloud_tex, mx2, my2, cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_WRAP)
-            tex = tex + 0.12 * (detail - 0.5)  # ragged edges
-            a = np.clip((tex - (self._cloud_q - self._cloud_soft)) / (2 * self._cloud_soft),
-                        0.0, 1.0)
-            a = a * a * (3.0 - 2.0 * a)
+            a, tex, detail = self._cloud_texture(t)
+            visible = float(a.mean())
             # Thick cores are grey; edges catch the light; detail gives texture.
             # Overcast is a flatter, lighter grey than the cores of scattered cumulus.
             thick = np.clip((tex - self._cloud_q) / 0.3, 0.0, 1.0)
@@ -1236,6 +1247,7 @@ class SimulatedScene:
         sky_bgr = _to_u8(sky[:, :, ::-1])
         cv2.resize(sky_bgr, (self._w, self._sky_h), dst=out[:self._sky_h],
                    interpolation=cv2.INTER_LINEAR)
+        return visible
 
     def _compose_ground(self, out: np.ndarray, lut: np.ndarray) -> None:
         key = lut.tobytes()
@@ -1343,7 +1355,8 @@ class SimulatedScene:
             roi = out[y0:y1]
             cv2.addWeighted(roi, 1.0, view, k, -128.0 * k, dst=roi)
 
-    def _truth(self, t: float, cond: SceneConditions, placed: list[_Placement]) -> dict:
+    def _truth(self, t: float, cond: SceneConditions, placed: list[_Placement],
+               visible_cover: float) -> dict:
         vehicles = [{
             'id': int(p.vehicle.vid),
             'class': p.vehicle.cls,
@@ -1355,10 +1368,16 @@ class SimulatedScene:
         for lane in self._lanes:
             crossings[lane.direction] += lane.crossings(t)
         return {
+            # The label is what the camera sees: the share of the sky in view that cloud
+            # covers. The scene-wide cover can differ by several points near a band
+            # edge; its label is kept as scene_condition.
             'sky': {
                 'condition': sky_condition_for(time_of_day_h=cond.time_of_day_h,
-                                               cloud_cover=cond.cloud_cover),
+                                               cloud_cover=visible_cover),
+                'scene_condition': sky_condition_for(time_of_day_h=cond.time_of_day_h,
+                                                     cloud_cover=cond.cloud_cover),
                 'cloud_cover': float(cond.cloud_cover),
+                'visible_cloud_cover': round(visible_cover, 4),
                 'time_of_day_h': float(cond.time_of_day_h % 24.0),
                 'sky_fraction': SKY_FRACTION,
             },
@@ -1372,7 +1391,8 @@ class SimulatedScene:
     def ground_truth(self, t: float) -> dict:
         """Ground truth at scene time t, without rendering the image."""
         cond, _ = self._light_at(t)
-        return self._truth(t, cond, self._placements(t))
+        return self._truth(t, cond, self._placements(t),
+                           self._visible_cover(t, cond.cloud_cover))
 
     def camera_metadata(self, t: float) -> dict:
         """
@@ -1389,10 +1409,10 @@ class SimulatedScene:
         cond, light = self._light_at(t)
         lut = _light_lut(light)
         out = np.empty((self._h, self._w, 3), np.uint8)
-        self._compose_sky(out, t, light)
+        visible_cover = self._compose_sky(out, t, light)
         self._compose_ground(out, lut)
         self._add_glows(out, light)
         placed = self._placements(t)
         self._draw_vehicles(out, placed, light, lut)
         self._add_noise(out, t, light)
-        return out, self._truth(t, cond, placed)
+        return out, self._truth(t, cond, placed, visible_cover)

@@ -41,12 +41,14 @@ Detections are matched greedily by cost inside gates on position, height and siz
   apart where position cannot.
 
 A track seen only once, in a lane with no flow learned yet, is not matched in a frame
-where more than one detection fits its gate: in dense traffic at 1 fps the nearest one
-is as likely the vehicle behind, and a wrong first velocity would teach the whole lane
-a wrong flow. A track missed for up to ``max_missed`` frames coasts on its prediction,
-so one missed detection does not split it. A crossing is counted when the bottom
-centre of a track's box (its ground point) moves across the counting line between two
-observations; a track counts at most once. Directions are named from the line's orientation: for a
+where two detections fit its gate and neither stands where it was (IoU > 0.7): in dense
+traffic at 1 fps the best fit is as likely the vehicle behind, and a wrong first
+velocity would teach the whole lane a wrong flow. A lane that only ever carries dense
+traffic may then learn no flow, and its crossings go uncounted rather than miscounted.
+A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
+detection does not split it. A crossing is counted when the bottom centre of a track's
+box (its ground point) moves across the counting line between two observations; a
+track counts at most once. Directions are named from the line's orientation: for a
 line that is more vertical than horizontal, ``left_to_right`` / ``right_to_left``, else
 ``top_to_bottom`` / ``bottom_to_top``.
 """
@@ -306,11 +308,14 @@ class Tracker:
                 cost = self._cost(track, predicted, gate, box, features[i])
                 if cost is not None:
                     mine.append((rank + cost, i, track))
-            # Seen once, with no lane flow to go by: when two detections fit, the
-            # nearer is as likely the vehicle behind (at 1 fps dense traffic aliases
-            # like a wagon wheel). Wait for a frame that is not ambiguous rather than
-            # learn, and teach the lane, a wrong velocity.
-            if track.velocity is None and len(mine) > 1 and self._prior(track, t) is None:
+            # Seen once, with no lane flow to go by: when two detections fit and none
+            # lies where the track was (a vehicle that stood still, IoU > 0.7), the
+            # better fit is as likely the vehicle behind, which moved into about the
+            # same place (at 1 fps dense traffic aliases like a wagon wheel; a partial
+            # overlap or a similar colour proves nothing). Wait for a frame that is not
+            # ambiguous rather than learn, and teach the lane, a wrong velocity.
+            if track.velocity is None and len(mine) > 1 and min(mine)[0] > rank + 0.3 \
+                    and self._prior(track, t) is None:
                 continue
             candidates += mine
         candidates.sort(key=lambda c: (c[0], c[1]))

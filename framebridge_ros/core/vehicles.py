@@ -352,6 +352,7 @@ class MotionDetector(Detector):
         self._status = 'warming_up'
         self._lanes = None
         self._last_lux = None
+        self.low_light = self.headlights = False
 
     @property
     def ready(self) -> bool:
@@ -490,7 +491,8 @@ class MotionDetector(Detector):
         if lanes is not None:
             grouped = _extend_lone_lamps(grouped, boxes, kinds, lamps, cores, lanes, sw)
         if cores:
-            grouped = _drop_lone_beams(grouped, boxes, kinds, lamps)
+            grouped = _drop_lone_beams(grouped, boxes, kinds, lamps,
+                                       max_aspect=c.vehicle_max_aspect)
         frame_area = float(sw * sh)
         detections = []
         for (x, y, w, h), parts in grouped:
@@ -910,22 +912,23 @@ def _extend_lone_lamps(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequen
 
 
 def _drop_lone_beams(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequence[Box],
-                     kinds: Sequence[str],
-                     lamps: Sequence[bool]) -> List[Tuple[Box, Tuple[Box, ...]]]:
+                     kinds: Sequence[str], lamps: Sequence[bool], *,
+                     max_aspect: float) -> List[Tuple[Box, Tuple[Box, ...]]]:
     """
     Return grouped without lit, flat blobs that hold no lamp and joined no vehicle.
 
     With headlights on every vehicle shows a lamp. A blob with no lamp core in it, left
     alone by the pairing, is not a vehicle when it is a flat patch of light (wider
     than twice its height and mostly lit: a beam cut off its vehicle, a reflection)
-    or flatter than any vehicle's side view (wider than four times its height: a
-    beam at dusk, too faint to count as lit).
+    or flatter than any vehicle's side view (wider than ``max_aspect`` times its
+    height: a beam at dusk, too faint to count as lit).
     """
     flags = {box: (kind, lamp) for box, kind, lamp in zip(boxes, kinds, lamps)}
     out = []
     for box, parts in grouped:
-        kind, lamp = flags.get(box, ('', False))
-        flat = box[2] > (2 if lamp else 4) * box[3]
+        # A box grown from a lone lamp (_extend_lone_lamps) keeps its blob's flags.
+        kind, lamp = flags.get(parts[0], ('', False))
+        flat = box[2] > (2.0 if lamp else max_aspect) * box[3]
         if len(parts) == 1 and not kind and flat:
             continue
         out.append((box, parts))
@@ -1083,10 +1086,14 @@ class DnnDetector(Detector):
         out = outputs[0]
         if out.ndim == 4 and out.shape[-1] == 7:
             candidates = _ssd_candidates(out.reshape(-1, 7), w, h, names=self._ssd_names)
-        else:
+        elif out.ndim >= 2 and out.size == out.shape[-2] * out.shape[-1]:
             candidates = _yolo_candidates(out.reshape(out.shape[-2], out.shape[-1]),
                                           w, h, c.input_size, names=self._yolo_names,
                                           classes=self._yolo_classes)
+        else:
+            raise DetectorError(f'dnn output of shape {tuple(out.shape)} is neither an SSD '
+                                'DetectionOutput [1, 1, N, 7] nor YOLO rows [1, N, 5 + C] '
+                                'or [1, 4 + C, N]: not a detector this back-end reads')
         candidates = [(box, score, cls) for box, score, cls in candidates
                       if score >= c.confidence and cls in self._wanted]
         detections = []

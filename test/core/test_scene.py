@@ -119,8 +119,23 @@ def test_sky_condition_label(time_of_day_h, cloud_cover, expected):
     assert sky_condition_for(time_of_day_h=time_of_day_h, cloud_cover=cloud_cover) == expected
     cond = SceneConditions(time_of_day_h=time_of_day_h, cloud_cover=cloud_cover)
     truth = SimulatedScene(width=320, height=240, conditions=cond).ground_truth(1.0)
-    assert truth['sky']['condition'] == expected
+    assert truth['sky']['scene_condition'] == expected
     assert truth['sky']['condition'] in SKY_CONDITIONS
+
+
+@pytest.mark.parametrize('cloud_cover', [0.1, 0.45, 0.85])
+def test_sky_label_is_the_cover_in_view(cloud_cover):
+    # The camera sees a patch of sky: its cover is near the scene's, not equal to it,
+    # and the label describes what is in view.
+    for seed in range(4):
+        scene = SimulatedScene(width=320, height=240, seed=seed,
+                               conditions=SceneConditions(cloud_cover=cloud_cover))
+        image, truth = scene.render(3.0)
+        sky = truth['sky']
+        assert abs(sky['visible_cloud_cover'] - cloud_cover) < 0.15
+        assert sky['condition'] == sky_condition_for(
+            time_of_day_h=12.0, cloud_cover=sky['visible_cloud_cover'])
+        assert scene.ground_truth(3.0)['sky'] == sky
 
 
 def _hue_ok(hsv):

@@ -124,13 +124,19 @@ def test_ambiguous_first_step_waits_instead_of_teaching_a_wrong_flow():
     assert all(track.velocity is None or track.velocity[0] > 150.0
                for track in tracker.tracks)
     assert tracker.counts['left_to_right'] >= 4
-    # Without the lone car there is no flow to go by: no track takes a velocity from
-    # an ambiguous first step, so none can be wrong.
+    # Without the lone car there is no flow to go by, and every first step is
+    # ambiguous: no track takes a velocity at all (nothing is counted rather than
+    # counted with a wrong speed).
     fresh = Tracker()
     for t in range(4, 10):
         fresh.update(cars(t), t=float(t), frame_size=(W, H))
-    assert all(track.velocity is None or track.velocity[0] > 150.0
-               for track in fresh.tracks)
+    assert fresh.tracks and all(track.velocity is None for track in fresh.tracks)
+
+
+def test_a_queue_standing_still_keeps_its_ids():
+    queue = [(100.0 + 150.0 * k, 300.0, 100.0, 30.0) for k in range(6)]
+    ids, _ = _run(Tracker(), [queue] * 5)
+    assert all(frame_ids == ids[0] for frame_ids in ids)
 
 
 def test_missed_frame_is_bridged_and_crossing_still_counted():

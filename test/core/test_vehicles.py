@@ -396,13 +396,18 @@ def test_lit_patches_without_lamps_are_neither_paired_nor_kept():
     kinds, lit = ['head', '', ''], [True, True, True]
     grouped = _pair_lamps(boxes, lit, gap_frac=3.0, max_aspect=4.5, kinds=kinds)
     assert [parts for _, parts in grouped] == [(car,), (beam_a,), (beam_b,)]
-    kept = _drop_lone_beams(grouped, boxes, kinds, lit)
+    kept = _drop_lone_beams(grouped, boxes, kinds, lit, max_aspect=4.5)
     assert [box for box, _ in kept] == [car]
     # Not lit enough to count (dusk): only flatter than any side view goes.
     faint_beam, dark_car = (300, 80, 60, 12), (100, 60, 90, 30)
     singles = [(faint_beam, (faint_beam,)), (dark_car, (dark_car,))]
-    kept = _drop_lone_beams(singles, [faint_beam, dark_car], ['', ''], [False, False])
+    kept = _drop_lone_beams(singles, [faint_beam, dark_car], ['', ''], [False, False],
+                            max_aspect=4.5)
     assert [box for box, _ in kept] == [dark_car]
+    # A box grown from a lone head lamp to its lane's length keeps the lamp's flags.
+    lamp, grown = (150, 55, 40, 14), (100, 50, 90, 20)
+    kept = _drop_lone_beams([(grown, (lamp,))], [lamp], ['head'], [True], max_aspect=4.5)
+    assert [box for box, _ in kept] == [grown]
 
 
 def test_global_light_change_is_skipped_then_relearned(background):
@@ -607,6 +612,16 @@ def test_dnn_backend_runs_a_real_shipped_ssd_model():
     coco = DnnDetector(DnnConfig(model_path=model, config_path=prototxt, scale=1.0,
                                  mean=(104.0, 177.0, 123.0), swap_rb=False))
     assert coco.detect(cv2.imread(str(OPENCV_DATA / 'messi5.jpg'))) == []
+
+
+def test_dnn_backend_refuses_a_network_that_is_not_a_detector(tmp_path):
+    # A real network OpenCV runs, whose output is a feature map, not boxes.
+    cfg = tmp_path / 'pool.cfg'
+    cfg.write_text('[net]\nwidth=64\nheight=64\nchannels=3\n\n[maxpool]\nsize=2\nstride=2\n')
+    weights = tmp_path / 'pool.weights'
+    weights.write_bytes(np.zeros(5, np.int32).tobytes())  # header only: no weights
+    with pytest.raises(DetectorError, match=r'output of shape \(1, 3, 32, 32\)'):
+        DnnDetector(DnnConfig(model_path=str(weights), config_path=str(cfg), input_size=64))
 
 
 def test_dnn_mean_takes_one_or_three_values_in_range():

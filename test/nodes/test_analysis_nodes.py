@@ -223,6 +223,19 @@ def test_detector_bad_configuration_fails(rclpy_context, params, reason):
         detector.destroy_node()
 
 
+def test_integer_values_for_float_parameters_are_taken(rclpy_context):
+    # What YAML and `-p name:=5` produce; rclpy alone would refuse the type outright.
+    detector = _node(VehicleDetector, rclpy_context, max_age_s=5, dnn_mean=[104, 177, 123],
+                     road_region=[0, 0, 1, 0, 1, 1, 0, 1])
+    try:
+        assert detector.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        values = detector.read_configuration()
+        assert values['max_age_s'] == 5.0 and isinstance(values['max_age_s'], float)
+        assert values['dnn_mean'] == (104.0, 177.0, 123.0)
+    finally:
+        detector.destroy_node()
+
+
 def _blue_sky(width=640, height=480):
     image = np.full((height, width, 3), (60, 110, 70), np.uint8)
     image[:height // 3] = (200, 130, 60)
