@@ -222,6 +222,10 @@ def test_out_of_range_parameter_is_refused_at_run_time(graph):
     assert not result.successful and 'out of range' in result.reason
     result = provider.set_parameters([Parameter('watch_mode', value='magic')])[0]
     assert not result.successful and 'not one of' in result.reason
+    # Float parameters take a whole number (YAML's 3 for 3.0) but nothing else.
+    assert provider.set_parameters([Parameter('max_age_s', value=3)])[0].successful
+    result = provider.set_parameters([Parameter('max_age_s', value='soon')])[0]
+    assert not result.successful and 'must be float' in result.reason
 
 
 def test_deactivate_pauses_and_activate_publishes_the_newest_fresh_frame(graph, volume):
