@@ -105,19 +105,24 @@ def stamp_to_epoch(stamp: Time) -> float:
 # --- images -------------------------------------------------------------------------
 
 def image_to_msg(image: np.ndarray, *, stamp: Time, frame_id: str,
-                 encoding: str = 'bgr8') -> Image:
+                 encoding: str = 'bgr8', buffer: Optional[array.array] = None) -> Image:
     """
     Build a sensor_msgs/Image of a uint8 HxW or HxWx3 array.
 
     The data is handed over as an array.array('B'): the generated setter takes that
     without checking each byte, where a bytes object costs a Python loop per pixel.
+    A buffer of the image's size, if given, is filled and used instead of a new array.
     """
     image = np.ascontiguousarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f'only 8-bit images are supported, got {image.dtype}')
     channels = 1 if image.ndim == 2 else image.shape[2]
-    data = array.array('B')
-    data.frombytes(image.data)
+    if buffer is None:
+        data = array.array('B')
+        data.frombytes(image.data)
+    else:
+        data = buffer
+        np.frombuffer(data, np.uint8)[:] = image.reshape(-1)
     message = Image(height=image.shape[0], width=image.shape[1],
                     encoding=encoding if channels == 3 else 'mono8',
                     is_bigendian=0, step=image.shape[1] * channels)

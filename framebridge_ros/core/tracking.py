@@ -237,7 +237,9 @@ class Tracker:
         vy = sorted(f.vy for f in near)[len(near) // 2]
         return (vx, vy)
 
-    def _gate_and_prediction(self, track: Track, t: float, size: int) -> Tuple[Box, float]:
+    def _gate_and_prediction(self, track: Track, t: float,
+                             size: int) -> Tuple[Box, float, bool]:
+        """Return the predicted box, the gate, and whether any velocity guided them."""
         dt = max(1e-3, t - track.last_t)
         x, y, w, h = track.box
         velocity, spread = track.velocity, 0.5
@@ -245,10 +247,10 @@ class Tracker:
             # Vehicles in one lane differ in speed by up to 2x: a prior gets a wide gate.
             velocity, spread = self._prior(track, t), 1.0
         if velocity is None:
-            return track.box, self._max_speed_frac * size * dt
+            return track.box, self._max_speed_frac * size * dt, False
         dx, dy = velocity[0] * dt, velocity[1] * dt
         gate = max(0.5 * w, spread * math.hypot(dx, dy))
-        return (x + dx, y + dy, w, h), gate
+        return (x + dx, y + dy, w, h), gate, True
 
     def _cost(self, track: Track, predicted: Box, gate: float, box: Box,
               feature: Optional[np.ndarray]) -> Optional[float]:
@@ -301,7 +303,7 @@ class Tracker:
         # Tracks with a velocity are matched first: their predictions are the sharpest.
         candidates: List[Tuple[float, int, Track]] = []
         for track in self._tracks:
-            predicted, gate = self._gate_and_prediction(track, t, max(width, height))
+            predicted, gate, guided = self._gate_and_prediction(track, t, max(width, height))
             rank = 0.0 if track.velocity is not None else 10.0
             mine = []
             for i, box in enumerate(boxes):
@@ -314,8 +316,7 @@ class Tracker:
             # same place (at 1 fps dense traffic aliases like a wagon wheel; a partial
             # overlap or a similar colour proves nothing). Wait for a frame that is not
             # ambiguous rather than learn, and teach the lane, a wrong velocity.
-            if track.velocity is None and len(mine) > 1 and min(mine)[0] > rank + 0.3 \
-                    and self._prior(track, t) is None:
+            if not guided and len(mine) > 1 and min(mine)[0] > rank + 0.3:
                 continue
             candidates += mine
         candidates.sort(key=lambda c: (c[0], c[1]))

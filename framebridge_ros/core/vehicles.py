@@ -855,6 +855,12 @@ def _tail_then_head(a: Box, b: Box, kind_a: str, kind_b: str, direction) -> bool
     return d != 0 and head_right == (d > 0)
 
 
+def _blob_flags(boxes: Sequence[Box], kinds: Sequence[str],
+                lamps: Sequence[bool]) -> Dict[Box, Tuple[str, bool]]:
+    """Return each blob's (lamp kind, mostly lamp light), looked up by its box."""
+    return {box: (kind, lamp) for box, kind, lamp in zip(boxes, kinds, lamps)}
+
+
 def _extend_lone_lamps(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequence[Box],
                        kinds: Sequence[str], lamps: Sequence[bool], cores: Sequence[_Lamp],
                        lanes: _LaneMemory,
@@ -869,7 +875,7 @@ def _extend_lone_lamps(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequen
     learned length, with the learned height standing on the learned ground row below
     the lamp (a blob's own height includes glow and beam, the lamp row does not).
     """
-    kind_of = {box: (kind, lamp) for box, kind, lamp in zip(boxes, kinds, lamps)}
+    kind_of = _blob_flags(boxes, kinds, lamps)
 
     def lamp_row(box: Box) -> Optional[float]:
         inside = _lamps_in(box, cores)
@@ -923,7 +929,7 @@ def _drop_lone_beams(grouped: List[Tuple[Box, Tuple[Box, ...]]], boxes: Sequence
     or flatter than any vehicle's side view (wider than ``max_aspect`` times its
     height: a beam at dusk, too faint to count as lit).
     """
-    flags = {box: (kind, lamp) for box, kind, lamp in zip(boxes, kinds, lamps)}
+    flags = _blob_flags(boxes, kinds, lamps)
     out = []
     for box, parts in grouped:
         # A box grown from a lone lamp (_extend_lone_lamps) keeps its blob's flags.
