@@ -78,13 +78,13 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 import cv2
-from framebridge_ros.core.jpeg import decode_jpeg
-from framebridge_ros.core.scene import (
-    COUNTING_LINE_X_NORM, ROAD_REGION, SceneConditions, SimulatedScene, SKY_CONDITIONS)
-from framebridge_ros.core.sky import SkyClassifier
-from framebridge_ros.core.tracking import box_iou
-from framebridge_ros.core.vehicles import (
+from framebridge_ros.core.analysis.sky import SkyClassifier
+from framebridge_ros.core.analysis.tracking import box_iou
+from framebridge_ros.core.analysis.vehicles import (
     DnnConfig, DnnDetector, MotionDetector, parse_region, VehicleAnalyzer)
+from framebridge_ros.core.simulation.scene import (
+    COUNTING_LINE_X_NORM, ROAD_REGION, SceneConditions, SimulatedScene, SKY_CONDITIONS)
+from framebridge_ros.core.volume.jpeg import decode_jpeg
 import numpy as np
 
 WARMUP = 8

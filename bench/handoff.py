@@ -77,14 +77,14 @@ from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 from bench.handoff_pub import FLOOR_TOPIC
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-from framebridge_ros.core.feed import FrameFeed
-from framebridge_ros.core.frames import Frame
-from framebridge_ros.core.jpeg import SCALE_FLAGS
-from framebridge_ros.core.metadata import build_metadata, dump_metadata, iso_utc
-from framebridge_ros.core.scene import SimulatedScene
-from framebridge_ros.core.volume import (
+from framebridge_ros.core.simulation.scene import SimulatedScene
+from framebridge_ros.core.volume.feed import FrameFeed
+from framebridge_ros.core.volume.frames import Frame
+from framebridge_ros.core.volume.jpeg import SCALE_FLAGS
+from framebridge_ros.core.volume.layout import (
     commit_frame, frame_stem, is_frame_name, VolumeLayout, write_file_synced)
-from framebridge_ros.core.watcher import VolumeWatcher
+from framebridge_ros.core.volume.metadata import build_metadata, dump_metadata, iso_utc
+from framebridge_ros.core.volume.watcher import VolumeWatcher
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 import numpy as np

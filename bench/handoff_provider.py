@@ -34,8 +34,8 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from builtin_interfaces.msg import Time
-import framebridge_ros.core.feed as feed
-from framebridge_ros.core.watcher import VolumeWatcher
+import framebridge_ros.core.volume.feed as feed
+from framebridge_ros.core.volume.watcher import VolumeWatcher
 import framebridge_ros.nodes.frame_provider as frame_provider
 import framebridge_ros.ros_glue as ros_glue
 import numpy as np

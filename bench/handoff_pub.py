@@ -39,7 +39,7 @@ import time
 from typing import List, Optional
 
 import cv2
-from framebridge_ros.core.volume import stem_capture_time
+from framebridge_ros.core.volume.layout import stem_capture_time
 import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException

@@ -63,7 +63,7 @@ def fake_camera_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def volume(tmp_path):
-    from framebridge_ros.core.volume import VolumeLayout
+    from framebridge_ros.core.volume.layout import VolumeLayout
     layout = VolumeLayout.at(tmp_path / 'volume')
     layout.ensure()
     return layout

@@ -21,8 +21,8 @@ import time
 from typing import Callable, List, Optional, Tuple
 
 import cv2
-from framebridge_ros.core.metadata import build_metadata, dump_metadata
-from framebridge_ros.core.volume import commit_frame, frame_stem, VolumeLayout
+from framebridge_ros.core.volume.layout import commit_frame, frame_stem, VolumeLayout
+from framebridge_ros.core.volume.metadata import build_metadata, dump_metadata
 import numpy as np
 import pytest
 

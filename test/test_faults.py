@@ -27,10 +27,10 @@ import subprocess
 import time
 
 from framebridge_ros.core.capture import HostCapture
-from framebridge_ros.core.feed import FrameFeed
-from framebridge_ros.core.jpeg import inspect_jpeg
-from framebridge_ros.core.reader import VolumeReader
-from framebridge_ros.core.volume import list_frames_sorted, VolumeError, VolumeLayout
+from framebridge_ros.core.volume.feed import FrameFeed
+from framebridge_ros.core.volume.jpeg import inspect_jpeg
+from framebridge_ros.core.volume.layout import list_frames_sorted, VolumeError, VolumeLayout
+from framebridge_ros.core.volume.reader import VolumeReader
 from framebridge_testing import wait_for, write_frame
 import pytest
 

@@ -42,10 +42,10 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 import framebridge_ros
-from framebridge_ros.core.frames import FrameRejected, load_frame
-from framebridge_ros.core.metadata import build_metadata, dump_metadata
-from framebridge_ros.core.retention import trim_live
-from framebridge_ros.core.volume import frame_stem
+from framebridge_ros.core.volume.frames import FrameRejected, load_frame
+from framebridge_ros.core.volume.layout import frame_stem
+from framebridge_ros.core.volume.metadata import build_metadata, dump_metadata
+from framebridge_ros.core.volume.retention import trim_live
 from framebridge_ros.nodes.frame_provider import FrameProvider
 from framebridge_ros.nodes.supervisor import Supervisor
 from framebridge_ros.ros_glue import frame_qos, latched_qos, LEVEL_NAMES, stamp_to_epoch

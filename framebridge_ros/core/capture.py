@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Host capture: camera back-ends and the loop that hands frames to the shared volume.
+Host capture: the loop that hands a camera back-end's frames to the shared volume.
 
 Runs without ROS: `python3 -m framebridge_ros.core.capture --source simulated
 --capture_dir /tmp/vol` (or the `framebridge-capture` console script) takes the same
@@ -25,37 +25,29 @@ discarded with one log line; after max_consecutive_errors the back-end is restar
 with exponential back-off.
 """
 
-import abc
 import argparse
 from collections import deque
 from dataclasses import dataclass, field
-import json
 import logging
 import os
 from pathlib import Path
 import signal
-import subprocess
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
+from typing import Any, Callable, Deque, Dict, Optional, Sequence
 
-import cv2
-
-from framebridge_ros.core.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
-from framebridge_ros.core.metadata import build_metadata, dump_metadata
+from framebridge_ros.core.cameras.backend import CameraError, CaptureBackend
+from framebridge_ros.core.cameras.factory import make_backend, SOURCES
 from framebridge_ros.core.params import ParameterError, ParamSpec, validate_params
-from framebridge_ros.core.retention import remove_orphans, trim_live
-from framebridge_ros.core.volume import (
-    commit_frame, explain, frame_stem, VolumeError, VolumeLayout, write_file_synced)
+from framebridge_ros.core.volume.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
+from framebridge_ros.core.volume.layout import (
+    commit_frame, frame_stem, VolumeError, VolumeLayout)
+from framebridge_ros.core.volume.metadata import build_metadata, dump_metadata
+from framebridge_ros.core.volume.retention import remove_orphans, trim_live
 
-__all__ = [
-    'CAPTURE_PARAMS', 'CameraError', 'CaptureBackend', 'CaptureResult', 'CaptureRunner',
-    'CaptureStats', 'HostCapture', 'RpicamStill', 'SimulatedCamera', 'main', 'make_backend',
-]
+__all__ = ['CAPTURE_PARAMS', 'CaptureRunner', 'CaptureStats', 'HostCapture', 'main']
 
 _log = logging.getLogger('framebridge.capture')
-
-SOURCES = ('rpicam', 'persistent', 'simulated')
 
 CAPTURE_PARAMS = (
     ParamSpec('capture_dir', '/mnt/storage/camera_capture',
@@ -89,205 +81,6 @@ CAPTURE_PARAMS = (
 )
 
 _BACKOFF_MAX_S = 60.0
-
-
-class CameraError(RuntimeError):
-    """A capture failed; the message says what happened and what to check."""
-
-
-@dataclass
-class CaptureResult:
-    """What a back-end knows about a frame it has just written."""
-
-    capture_time: float
-    camera: Optional[Dict[str, Any]] = None
-    ground_truth: Optional[Dict[str, Any]] = None
-
-
-class CaptureBackend(abc.ABC):
-    """A camera that writes one complete JPEG per capture() call to a given path."""
-
-    source = ''
-
-    @abc.abstractmethod
-    def capture(self, destination: Path) -> CaptureResult:
-        """Write one JPEG to destination; raise CameraError on failure."""
-
-    def close(self) -> None:
-        """Release the camera; safe to call more than once and from another thread."""
-
-    def __enter__(self) -> 'CaptureBackend':
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
-def _clean_args(args: Sequence[str]) -> List[str]:
-    return [arg for arg in args if arg]
-
-
-def capture_time_from_sensor(camera: Optional[Dict[str, Any]], *, started: float,
-                             finished: float) -> float:
-    """
-    Return the wall-clock exposure time from the camera's metadata, else the finish time.
-
-    FrameWallClock (epoch ns) is used when present. SensorTimestamp is in nanoseconds
-    on a kernel clock (CLOCK_BOOTTIME, or CLOCK_MONOTONIC with some drivers); whichever
-    clock puts it inside the capture's own time window is the right one. Falling back
-    to the finish time errs towards a frame looking fresher by at most the capture
-    duration.
-    """
-    camera = camera or {}
-    wall_ns = camera.get('FrameWallClock')  # newer libcamera: epoch ns of the same moment
-    if isinstance(wall_ns, int) and started - 0.5 <= wall_ns / 1e9 <= finished + 0.05:
-        return wall_ns / 1e9
-    sensor_ns = camera.get('SensorTimestamp')
-    if isinstance(sensor_ns, (int, float)) and not isinstance(sensor_ns, bool):
-        for clock in (time.CLOCK_BOOTTIME, time.CLOCK_MONOTONIC):
-            wall = time.time() - (time.clock_gettime_ns(clock) - sensor_ns) / 1e9
-            if started - 0.5 <= wall <= finished + 0.05:
-                return wall
-    return finished
-
-
-class RpicamStill(CaptureBackend):
-    """One rpicam-still process per frame: slow to start, but nothing stays running."""
-
-    source = 'rpicam'
-
-    def __init__(self, *, command: str, width: int, height: int, quality: int,
-                 timeout_s: float, extra_args: Sequence[str] = ()) -> None:
-        self._command, self._width, self._height = command, width, height
-        self._quality, self._timeout_s = quality, timeout_s
-        self._extra_args = _clean_args(extra_args)
-        self._process: Optional[subprocess.Popen] = None
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def command_line(self, destination: Path, metadata_path: Path) -> List[str]:
-        # --immediate skips the preview and makes rpicam-still ignore -t (rpicam_still.cpp);
-        # a bounded --timeout is still passed for builds that honour it. The subprocess
-        # timeout in capture() is the guard that always holds.
-        camera_timeout_ms = max(1, int(self._timeout_s * 1000))
-        return [self._command, '--immediate', '--nopreview', '--encoding', 'jpg',
-                '--width', str(self._width), '--height', str(self._height),
-                '--quality', str(self._quality), '--timeout', f'{camera_timeout_ms}ms',
-                '--metadata', str(metadata_path), '--metadata-format', 'json',
-                '--output', str(destination), *self._extra_args]
-
-    def capture(self, destination: Path) -> CaptureResult:
-        metadata_path = destination.with_name(destination.name + '.camera.json')
-        argv = self.command_line(destination, metadata_path)
-        started = time.time()
-        try:
-            with self._lock:
-                if self._closed:
-                    raise CameraError('camera back-end is closed')
-                # A new session lets a timeout kill the whole process group, helpers too.
-                self._process = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE, start_new_session=True)
-            process = self._process
-            try:
-                _, stderr = process.communicate(timeout=self._timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill_group(process)
-                raise CameraError(
-                    f'{self._command} did not finish within camera_timeout_s='
-                    f'{self._timeout_s:g} s and was killed; the camera may be hung or '
-                    'held by another process') from None
-            finally:
-                self._process = None
-            if process.returncode != 0:
-                tail = stderr.decode(errors='replace').strip().splitlines()[-3:]
-                raise CameraError(f'{self._command} exited with {process.returncode}: '
-                                  + (' | '.join(tail) or 'no error output'))
-            camera = _read_camera_metadata(metadata_path)
-            return CaptureResult(capture_time=capture_time_from_sensor(
-                camera, started=started, finished=time.time()), camera=camera)
-        except FileNotFoundError as error:
-            raise CameraError(
-                f'camera_command {self._command!r} was not found; install rpicam-apps '
-                'or set source:=simulated') from error
-        except PermissionError as error:
-            raise CameraError(f'camera_command {self._command!r} is not executable') from error
-        finally:
-            metadata_path.unlink(missing_ok=True)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            process = self._process
-        if process is not None and process.poll() is None:
-            _kill_group(process)
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(timeout=5.0)
-    except subprocess.TimeoutExpired:
-        _log.error('camera process %d survived SIGKILL', process.pid)
-
-
-def _read_camera_metadata(path: Path) -> Optional[Dict[str, Any]]:
-    # The camera's own metadata is a bonus: a frame without it is still a frame.
-    try:
-        if path.stat().st_size > 256 * 1024:
-            return None
-        camera = json.loads(path.read_bytes())
-        return camera if isinstance(camera, dict) else None
-    except (OSError, ValueError):
-        return None
-
-
-class SimulatedCamera(CaptureBackend):
-    """A synthetic roadside scene with ground truth, for machines with no camera."""
-
-    source = 'simulated'
-
-    def __init__(self, *, width: int, height: int, quality: int, seed: int = 0,
-                 day_cycle_s: float = 0.0) -> None:
-        from framebridge_ros.core.scene import SimulatedScene
-        self._scene = SimulatedScene(width=width, height=height, seed=seed,
-                                     day_cycle_s=day_cycle_s)
-        self._quality = quality
-        self._start = time.time()
-
-    def capture(self, destination: Path) -> CaptureResult:
-        capture_time = time.time()
-        image, truth = self._scene.render(capture_time - self._start)
-        ok, encoded = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, self._quality])
-        if not ok:
-            raise CameraError('OpenCV could not encode the simulated frame')
-        try:
-            write_file_synced(destination, encoded.tobytes())
-        except OSError as error:
-            raise CameraError(f'could not write {destination}: {explain(error)}') from error
-        return CaptureResult(capture_time=capture_time, ground_truth=truth,
-                             camera=self._scene.camera_metadata(capture_time - self._start))
-
-
-def make_backend(params: Dict[str, Any]) -> CaptureBackend:
-    """Build the back-end that params['source'] names, configured from params."""
-    source = params['source']
-    if source == 'simulated':
-        return SimulatedCamera(width=params['width'], height=params['height'],
-                               quality=params['quality'], seed=params['simulated_seed'],
-                               day_cycle_s=params['simulated_day_cycle_s'])
-    options = {'command': params['camera_command'], 'width': params['width'],
-               'height': params['height'], 'quality': params['quality'],
-               'timeout_s': params['camera_timeout_s'], 'extra_args': params['extra_args']}
-    if source == 'persistent':
-        from framebridge_ros.core.persistent import PersistentRpicamStill
-        return PersistentRpicamStill(
-            fallback=RpicamStill(**options),
-            work_dir=VolumeLayout.at(params['capture_dir']).tmp, **options)
-    return RpicamStill(**options)
 
 
 @dataclass

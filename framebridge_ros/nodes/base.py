@@ -29,9 +29,9 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
-from framebridge_ros.core.frames import check_freshness, FrameRejected
 from framebridge_ros.core.health import Health
 from framebridge_ros.core.params import ParameterError, ParamSpec
+from framebridge_ros.core.volume.frames import check_freshness, FrameRejected
 from framebridge_ros.ros_glue import (
     declare_params, health_array, LoggerBridge, msg_to_image, parameter_guard, read_params,
     stamp_to_epoch)

@@ -38,13 +38,13 @@ from typing import Dict, Optional, Set
 
 from framebridge_ros.core.calibration import (
     CalibrationError, load_calibration, uncalibrated)
-from framebridge_ros.core.feed import FrameFeed
-from framebridge_ros.core.frames import (
-    check_freshness, DecodeCache, Frame, FrameRejected)
 from framebridge_ros.core.health import feed_health, Health
 from framebridge_ros.core.params import ParamSpec
-from framebridge_ros.core.volume import VolumeError, VolumeLayout
-from framebridge_ros.core.watcher import WATCH_MODES
+from framebridge_ros.core.volume.feed import FrameFeed
+from framebridge_ros.core.volume.frames import (
+    check_freshness, DecodeCache, Frame, FrameRejected)
+from framebridge_ros.core.volume.layout import VolumeError, VolumeLayout
+from framebridge_ros.core.volume.watcher import WATCH_MODES
 from framebridge_ros.nodes.base import ManagedNode
 from framebridge_ros.ros_glue import (
     camera_info_msg, compressed_msg, epoch_to_stamp, frame_qos, image_to_msg, latched_qos,

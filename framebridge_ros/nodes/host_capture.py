@@ -27,11 +27,11 @@ import time
 from typing import Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
-from framebridge_ros.core.capture import (
-    CameraError, CAPTURE_PARAMS, CaptureRunner, HostCapture)
+from framebridge_ros.core.cameras.backend import CameraError
+from framebridge_ros.core.capture import CAPTURE_PARAMS, CaptureRunner, HostCapture
 from framebridge_ros.core.health import capture_health
 from framebridge_ros.core.params import ParameterError
-from framebridge_ros.core.volume import VolumeError
+from framebridge_ros.core.volume.layout import VolumeError
 from framebridge_ros.ros_glue import (
     declare_params, health_array, LoggerBridge, parameter_guard, read_params, run_node)
 from rclpy.node import Node

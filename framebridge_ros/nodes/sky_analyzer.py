@@ -55,11 +55,11 @@ import json
 import time
 from typing import Dict, Optional
 
-from framebridge_ros.core.health import Health
-from framebridge_ros.core.params import ParamSpec
-from framebridge_ros.core.sky import (
+from framebridge_ros.core.analysis.sky import (
     DEFAULT_SKY_REGION, parse_sky_region, sky_config, sky_health, sky_message, sky_params,
     SkyClassifier)
+from framebridge_ros.core.health import Health
+from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.nodes.base import ManagedNode
 from framebridge_ros.ros_glue import latched_qos, run_node, sensor_qos
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn

@@ -49,12 +49,12 @@ from typing import Dict, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
 from framebridge_ros.core.params import ParameterError, ParamSpec
-from framebridge_ros.core.retention import (
-    cleanup_due, RETENTION_PARAMS, RetentionPolicy, RetentionResult, run_retention)
 from framebridge_ros.core.supervision import (
     Backoff, CounterWindow, iso_time, next_transition, node_health, NodeRecord, rank,
     recovery_reason, scan_volume, stall_reason, status_summary, volume_health)
-from framebridge_ros.core.volume import VolumeLayout
+from framebridge_ros.core.volume.layout import VolumeLayout
+from framebridge_ros.core.volume.retention import (
+    cleanup_due, RETENTION_PARAMS, RetentionPolicy, RetentionResult, run_retention)
 from framebridge_ros.ros_glue import (
     declare_params, health_array, latched_qos, LoggerBridge, parameter_guard, read_params,
     run_node)

@@ -63,13 +63,13 @@ import json
 import time
 from typing import Dict, Optional
 
-from framebridge_ros.core.health import Health
-from framebridge_ros.core.params import ParamSpec
-from framebridge_ros.core.tracking import parse_line, Tracker
-from framebridge_ros.core.vehicles import (
+from framebridge_ros.core.analysis.tracking import parse_line, Tracker
+from framebridge_ros.core.analysis.vehicles import (
     BACKENDS, DEFAULT_ROAD_REGION, detections_message, detector_health, DetectorError,
     DnnConfig, draw_analysis, make_detector, motion_config, motion_params, parse_mean,
     parse_region, VEHICLE_CLASSES, VehicleAnalyzer)
+from framebridge_ros.core.health import Health
+from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.nodes.base import ManagedNode
 from framebridge_ros.ros_glue import (
     frame_qos, image_to_msg, latched_qos, run_node, sensor_qos)

@@ -22,12 +22,13 @@ import sys
 import threading
 import time
 
-from framebridge_ros.core.capture import (
-    CameraError, CaptureRunner, HostCapture, RpicamStill)
-from framebridge_ros.core.jpeg import decode_jpeg, inspect_jpeg
-from framebridge_ros.core.metadata import load_metadata
+from framebridge_ros.core.cameras.backend import CameraError
+from framebridge_ros.core.cameras.rpicam_oneshot import RpicamStill
+from framebridge_ros.core.capture import CaptureRunner, HostCapture
 from framebridge_ros.core.params import ParameterError
-from framebridge_ros.core.volume import list_frames_sorted, VolumeError
+from framebridge_ros.core.volume.jpeg import decode_jpeg, inspect_jpeg
+from framebridge_ros.core.volume.layout import list_frames_sorted, VolumeError
+from framebridge_ros.core.volume.metadata import load_metadata
 import pytest
 
 

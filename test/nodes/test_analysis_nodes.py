@@ -20,7 +20,7 @@ import time
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-from framebridge_ros.core.scene import ROAD_REGION, SceneConditions, SimulatedScene
+from framebridge_ros.core.simulation.scene import ROAD_REGION, SceneConditions, SimulatedScene
 from framebridge_ros.nodes.sky_analyzer import SkyAnalyzer
 from framebridge_ros.nodes.vehicle_detector import VehicleDetector
 from framebridge_ros.ros_glue import (

@@ -22,7 +22,7 @@ import sys
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from framebridge_ros.core.params import ParameterError
-from framebridge_ros.core.volume import frame_stem, list_frames_sorted, VolumeLayout
+from framebridge_ros.core.volume.layout import frame_stem, list_frames_sorted, VolumeLayout
 from framebridge_ros.nodes.frame_provider import FrameProvider
 from framebridge_ros.nodes.host_capture import HostCaptureNode
 from framebridge_ros.ros_glue import frame_qos, latched_qos, msg_to_image, stamp_to_epoch

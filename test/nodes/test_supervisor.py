@@ -29,7 +29,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 import framebridge_ros
-from framebridge_ros.core.volume import frame_stem, newest_frame, stem_capture_time
+from framebridge_ros.core.volume.layout import frame_stem, newest_frame, stem_capture_time
 from framebridge_ros.nodes.supervisor import Supervisor
 from framebridge_ros.ros_glue import LEVEL_NAMES
 from framebridge_testing import Collector, FrameLanding, Spinner, wait_for, write_frame

@@ -14,7 +14,7 @@
 
 """Tests of the low-frame-rate tracker and line counting, with known answers."""
 
-from framebridge_ros.core.tracking import box_iou, parse_line, Tracker
+from framebridge_ros.core.analysis.tracking import box_iou, parse_line, Tracker
 import numpy as np
 import pytest
 

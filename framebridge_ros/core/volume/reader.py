@@ -20,7 +20,7 @@ face (read, isOpened, release, get) and a Picamera2-like capture_array, all over
 same checks and freshness rule as the frame_provider node (core.frames), so a frame one
 refuses the other refuses too.
 
-    from framebridge_ros.core.reader import VolumeReader
+    from framebridge_ros.core.volume.reader import VolumeReader
     with VolumeReader('/mnt/storage/camera_capture', max_age_s=5.0) as camera:
         ok, image, metadata = camera.get_latest_image()
 """
@@ -30,8 +30,8 @@ import time
 from typing import Any, Dict, Optional, Tuple
 
 import cv2
-from framebridge_ros.core.frames import DecodeCache, Frame, FrameRejected, load_frame
-from framebridge_ros.core.volume import iter_frames, VolumeLayout
+from framebridge_ros.core.volume.frames import DecodeCache, Frame, FrameRejected, load_frame
+from framebridge_ros.core.volume.layout import iter_frames, VolumeLayout
 import numpy as np
 
 __all__ = ['VolumeReader']

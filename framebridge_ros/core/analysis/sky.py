@@ -65,9 +65,9 @@ import time
 from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
+from framebridge_ros.core.analysis.vehicles import parse_region
 from framebridge_ros.core.health import Health, Level
 from framebridge_ros.core.params import config_from_params, config_params, ParamSpec
-from framebridge_ros.core.vehicles import parse_region
 import numpy as np
 
 __all__ = [

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 import cv2
-from framebridge_ros.core.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
+from framebridge_ros.core.volume.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
 import numpy as np
 import pytest
 

@@ -19,8 +19,8 @@ import time
 
 from framebridge_ros.core.calibration import (
     CalibrationError, load_calibration, uncalibrated)
-from framebridge_ros.core.feed import FrameFeed
-from framebridge_ros.core.frames import DecodeCache, FrameRejected, load_frame
+from framebridge_ros.core.volume.feed import FrameFeed
+from framebridge_ros.core.volume.frames import DecodeCache, FrameRejected, load_frame
 from framebridge_testing import encode, test_image, wait_for, write_frame
 import numpy as np
 import pytest

@@ -29,9 +29,9 @@ import threading
 import time
 from typing import Any, Dict, Optional, Tuple
 
-from framebridge_ros.core.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
-from framebridge_ros.core.metadata import derive_metadata, load_metadata, MetadataError
-from framebridge_ros.core.volume import FUTURE_TOLERANCE_S, VolumeLayout
+from framebridge_ros.core.volume.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
+from framebridge_ros.core.volume.layout import FUTURE_TOLERANCE_S, VolumeLayout
+from framebridge_ros.core.volume.metadata import derive_metadata, load_metadata, MetadataError
 import numpy as np
 
 __all__ = ['DecodeCache', 'Frame', 'FrameRejected', 'REJECT_REASONS', 'load_frame']

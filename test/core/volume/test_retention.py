@@ -17,9 +17,9 @@
 import os
 
 from framebridge_ros.core.params import validate_params
-from framebridge_ros.core.retention import (
+from framebridge_ros.core.volume.layout import commit_frame, frame_stem
+from framebridge_ros.core.volume.retention import (
     cleanup_due, disk_free_percent, RETENTION_PARAMS, RetentionPolicy, run_retention)
-from framebridge_ros.core.volume import commit_frame, frame_stem
 import pytest
 
 NOW = 1800000000.0

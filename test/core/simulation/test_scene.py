@@ -19,8 +19,8 @@ import json
 import time
 
 import cv2
-from framebridge_ros.core import scene as scene_mod
-from framebridge_ros.core.scene import (
+from framebridge_ros.core.simulation import scene as scene_mod
+from framebridge_ros.core.simulation.scene import (
     COUNTING_LINE_X_NORM,
     DIRECTIONS,
     SceneConditions,

@@ -18,12 +18,12 @@ import json
 from pathlib import Path
 
 import cv2
-from framebridge_ros.core import scene as scene_mod
-from framebridge_ros.core.health import Level
-from framebridge_ros.core.scene import SceneConditions, SimulatedScene
-from framebridge_ros.core.sky import (
+from framebridge_ros.core.analysis.sky import (
     camera_evidence, parse_sky_region, SKY_CONDITIONS, sky_features, sky_health, sky_message,
     sky_scores, SkyClassifier, SkyConfig, SkyStats)
+from framebridge_ros.core.health import Level
+from framebridge_ros.core.simulation import scene as scene_mod
+from framebridge_ros.core.simulation.scene import SceneConditions, SimulatedScene
 import numpy as np
 import pytest
 

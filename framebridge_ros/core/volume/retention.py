@@ -46,7 +46,7 @@ import time
 from typing import Iterator, List, Mapping, Optional, Tuple
 
 from framebridge_ros.core.params import ParamSpec
-from framebridge_ros.core.volume import (
+from framebridge_ros.core.volume.layout import (
     FRAME_SUFFIX, is_frame_name, list_frames_sorted, METADATA_SUFFIX, stem_capture_time,
     VolumeLayout)
 

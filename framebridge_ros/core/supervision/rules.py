@@ -37,9 +37,9 @@ import datetime
 from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
 from framebridge_ros.core.health import Health, Level
-from framebridge_ros.core.retention import disk_free_percent
-from framebridge_ros.core.volume import (
+from framebridge_ros.core.volume.layout import (
     frame_stem, FUTURE_TOLERANCE_S, iter_frames, stem_capture_time, VolumeLayout)
+from framebridge_ros.core.volume.retention import disk_free_percent
 
 __all__ = [
     'Backoff', 'CounterWindow', 'NodeRecord', 'PRIMARY_STATES', 'VolumeSnapshot',

@@ -17,7 +17,7 @@
 import time
 
 import cv2
-from framebridge_ros.core.reader import VolumeReader
+from framebridge_ros.core.volume.reader import VolumeReader
 from framebridge_testing import write_frame
 import numpy as np
 import pytest

@@ -14,7 +14,7 @@
 
 import json
 
-from framebridge_ros.core.metadata import (
+from framebridge_ros.core.volume.metadata import (
     build_metadata, derive_metadata, dump_metadata, load_metadata, MetadataError,
     SCHEMA_VERSION)
 import pytest

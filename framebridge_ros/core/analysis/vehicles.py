@@ -31,7 +31,7 @@ Back-ends (``BACKENDS``), each a :class:`Detector`:
 
 :class:`VehicleAnalyzer` runs a detector, keeps detections whose score passes the
 weather-adaptive threshold (:func:`adaptive_threshold`), keeps those whose ground point
-lies in the road region, tracks them (:mod:`framebridge_ros.core.tracking`) and counts
+lies in the road region, tracks them (:mod:`framebridge_ros.core.analysis.tracking`) and counts
 line crossings. :meth:`VehicleAnalyzer.analyze` returns plain data that the node turns
 into the ``vehicles/detections`` JSON (schema in :func:`detections_message`).
 """
@@ -46,10 +46,10 @@ import time
 from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
+from framebridge_ros.core.analysis.tracking import (
+    appearance, box_iou, LineCrossing, parse_line, Tracker)
 from framebridge_ros.core.health import Health, Level
 from framebridge_ros.core.params import config_from_params, config_params, ParamSpec
-from framebridge_ros.core.tracking import (
-    appearance, box_iou, LineCrossing, parse_line, Tracker)
 import numpy as np
 
 __all__ = [

@@ -15,10 +15,10 @@
 import errno
 import os
 
-from framebridge_ros.core.retention import remove_orphans, trim_live
-from framebridge_ros.core.volume import (
+from framebridge_ros.core.volume.layout import (
     commit_frame, frame_stem, is_frame_name, list_frames_sorted, newest_frame,
     stem_capture_time, VolumeError, VolumeLayout)
+from framebridge_ros.core.volume.retention import remove_orphans, trim_live
 import pytest
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import stat
 from typing import Any, Mapping, Optional
 
-from framebridge_ros.core.volume import stem_capture_time
+from framebridge_ros.core.volume.layout import stem_capture_time
 
 __all__ = [
     'MAX_METADATA_BYTES', 'MAX_METADATA_DEPTH', 'MetadataError', 'SCHEMA_VERSION',

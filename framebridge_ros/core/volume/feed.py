@@ -31,9 +31,9 @@ import threading
 import time
 from typing import Callable, Deque, Optional, Set
 
-from framebridge_ros.core.frames import Frame, FrameRejected, load_frame
-from framebridge_ros.core.volume import is_frame_name, newest_frame, VolumeLayout
-from framebridge_ros.core.watcher import VolumeWatcher
+from framebridge_ros.core.volume.frames import Frame, FrameRejected, load_frame
+from framebridge_ros.core.volume.layout import is_frame_name, newest_frame, VolumeLayout
+from framebridge_ros.core.volume.watcher import VolumeWatcher
 
 __all__ = ['FeedStats', 'FrameFeed']
 

@@ -18,10 +18,8 @@ import json
 from pathlib import Path
 
 import cv2
-from framebridge_ros.core.health import Level
-from framebridge_ros.core.scene import ROAD_REGION, SceneConditions, SimulatedScene
-from framebridge_ros.core.tracking import box_iou
-from framebridge_ros.core.vehicles import (
+from framebridge_ros.core.analysis.tracking import box_iou
+from framebridge_ros.core.analysis.vehicles import (
     _cut_beams, _drop_lone_beams, _find_lamps, _Lamp, _LaneMemory, _pair_lamps,
     _ssd_candidates, _trim_to_lamps, _vote_by_lamp_pairs, _yolo_candidates,
     adaptive_threshold, AnalyzerStats,
@@ -29,6 +27,8 @@ from framebridge_ros.core.vehicles import (
     draw_analysis, IMX500_KEY, Imx500Detector, make_detector, MotionConfig, MotionDetector,
     parse_mean,
     parse_region, VehicleAnalyzer)
+from framebridge_ros.core.health import Level
+from framebridge_ros.core.simulation.scene import ROAD_REGION, SceneConditions, SimulatedScene
 from framebridge_testing import shipped_face_model, test_image
 import numpy as np
 import pytest

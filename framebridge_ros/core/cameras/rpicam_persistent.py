@@ -42,9 +42,10 @@ import threading
 import time
 from typing import Deque, Optional, Sequence
 
-from framebridge_ros.core.capture import (
-    _clean_args, _kill_group, _read_camera_metadata, CameraError, capture_time_from_sensor,
-    CaptureBackend, CaptureResult, RpicamStill)
+from framebridge_ros.core.cameras.backend import (
+    CameraError, capture_time_from_sensor, CaptureBackend, CaptureResult)
+from framebridge_ros.core.cameras.rpicam_io import clean_args, kill_group, read_camera_metadata
+from framebridge_ros.core.cameras.rpicam_oneshot import RpicamStill
 
 __all__ = ['PersistentRpicamStill']
 
@@ -67,7 +68,7 @@ class PersistentRpicamStill(CaptureBackend):
                  death_window_s: float = 600.0) -> None:
         self._command, self._width, self._height = command, width, height
         self._quality, self._timeout_s, self._work_dir = quality, timeout_s, work_dir
-        self._extra_args = _clean_args(extra_args)
+        self._extra_args = clean_args(extra_args)
         self._fallback, self._max_deaths = fallback, max_deaths
         self._death_window_s = death_window_s
         self._metadata_path = work_dir / f'persistent_{os.getpid()}.json'
@@ -177,7 +178,7 @@ class PersistentRpicamStill(CaptureBackend):
             time.sleep(_POLL_S)
         self._next_index = index + 1
         os.replace(frame_path, destination)
-        camera = _read_camera_metadata(self._metadata_path)
+        camera = read_camera_metadata(self._metadata_path)
         return CaptureResult(camera=camera, capture_time=capture_time_from_sensor(
             camera, started=started, finished=time.time()))
 
@@ -193,7 +194,7 @@ class PersistentRpicamStill(CaptureBackend):
             os.killpg(process.pid, signal.SIGUSR2)  # the tool's own clean exit
             process.wait(timeout=2.0)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            _kill_group(process)
+            kill_group(process)
 
     def close(self) -> None:
         with self._lock:
