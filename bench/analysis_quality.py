@@ -78,10 +78,12 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 import cv2
+from framebridge_ros.core.analysis.analyzer import VehicleAnalyzer
+from framebridge_ros.core.analysis.dnn_detector import DnnConfig, DnnDetector
+from framebridge_ros.core.analysis.motion_detector import MotionDetector
+from framebridge_ros.core.analysis.region import parse_region
 from framebridge_ros.core.analysis.sky import SkyClassifier
 from framebridge_ros.core.analysis.tracking import box_iou
-from framebridge_ros.core.analysis.vehicles import (
-    DnnConfig, DnnDetector, MotionDetector, parse_region, VehicleAnalyzer)
 from framebridge_ros.core.simulation.scene import (
     COUNTING_LINE_X_NORM, ROAD_REGION, SceneConditions, SimulatedScene, SKY_CONDITIONS)
 from framebridge_ros.core.volume.jpeg import decode_jpeg

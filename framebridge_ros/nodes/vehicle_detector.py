@@ -18,8 +18,9 @@ vehicle_detector: detects, tracks and counts vehicles in the analysis frames, as
 Subscribes:
 
     camera/image_scaled   sensor_msgs/Image (``image_topic``), newest frame only
-    camera/metadata       std_msgs/String, the frames' metadata JSON, latched (imx500
-                          back-end: the boxes computed on the sensor)
+    camera/metadata       std_msgs/String, the frames' metadata JSON, latched, matched
+                          to each frame by capture time: the camera's Lux for every
+                          back-end, the boxes computed on the sensor for imx500
     sky/condition         std_msgs/String, latched: the sky label moves the threshold
 
 Publishes:
@@ -63,11 +64,15 @@ import json
 import time
 from typing import Dict, Optional
 
+from framebridge_ros.core.analysis.analyzer import detector_health, VehicleAnalyzer
+from framebridge_ros.core.analysis.detections_schema import detections_message
+from framebridge_ros.core.analysis.detector import DetectorError, VEHICLE_CLASSES
+from framebridge_ros.core.analysis.dnn_detector import DnnConfig, parse_mean
+from framebridge_ros.core.analysis.drawing import draw_analysis
+from framebridge_ros.core.analysis.factory import BACKENDS, make_detector
+from framebridge_ros.core.analysis.motion_detector import motion_config, motion_params
+from framebridge_ros.core.analysis.region import DEFAULT_ROAD_REGION, parse_region
 from framebridge_ros.core.analysis.tracking import parse_line, Tracker
-from framebridge_ros.core.analysis.vehicles import (
-    BACKENDS, DEFAULT_ROAD_REGION, detections_message, detector_health, DetectorError,
-    DnnConfig, draw_analysis, make_detector, motion_config, motion_params, parse_mean,
-    parse_region, VEHICLE_CLASSES, VehicleAnalyzer)
 from framebridge_ros.core.health import Health
 from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.nodes.base import ManagedNode
@@ -82,8 +87,9 @@ __all__ = ['DETECTOR_PARAMS', 'VehicleDetector', 'main']
 
 DETECTOR_PARAMS = (
     ParamSpec('image_topic', 'camera/image_scaled', 'Frames to analyse (sensor_msgs/Image).'),
-    ParamSpec('metadata_topic', 'camera/metadata', 'Frame metadata JSON (latched); the '
-              'imx500 back-end reads its boxes there.'),
+    ParamSpec('metadata_topic', 'camera/metadata', 'Frame metadata JSON (latched), '
+              'matched to each frame by capture time: camera Lux for every back-end, the '
+              "imx500 back-end's boxes."),
     ParamSpec('sky_topic', 'sky/condition', 'Sky condition JSON (latched) that moves the '
               'confidence threshold.'),
     ParamSpec('backend', 'motion', 'Detection back-end.', choices=BACKENDS),
@@ -133,7 +139,9 @@ class VehicleDetector(ManagedNode):
         self._analyzer: Optional[VehicleAnalyzer] = None
         self._detections_pub = self._annotated_pub = None
         self._sky_condition: Optional[str] = None
+        self._latest_camera: Optional[dict] = None
         self.frames_analysed = 0
+        self.frames_without_metadata = 0
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -179,11 +187,11 @@ class VehicleDetector(ManagedNode):
         result = super().on_activate(state)
         p = self.params
         # Newest frame only: a slow analysis skips frames instead of queueing them.
+        # Metadata first: the provider publishes a frame's metadata before its image.
+        # Every back-end reads it (the motion back-end the camera's Lux), not only imx500.
+        self.subscribe(String, p['metadata_topic'], self._on_metadata, latched_qos())
         self.subscribe(Image, p['image_topic'], self._on_image, sensor_qos(1))
         self.subscribe(String, p['sky_topic'], self._on_sky, latched_qos())
-        if p['backend'] == 'imx500':
-            self.subscribe(String, p['metadata_topic'], self.remember_metadata,
-                           latched_qos())
         self.get_logger().info('analysing frames')
         return result
 
@@ -191,8 +199,29 @@ class VehicleDetector(ManagedNode):
         super().release()
         self._detections_pub = self._annotated_pub = None
         self._analyzer = None
+        self._latest_camera = None
 
     # --- callbacks ------------------------------------------------------------------
+
+    def _on_metadata(self, message: String) -> None:
+        metadata = self.remember_metadata(message)
+        if metadata is not None and isinstance(metadata.get('camera'), dict):
+            self._latest_camera = metadata
+
+    def _frame_metadata(self, capture_time: float) -> Optional[dict]:
+        """
+        Return the metadata of the frame captured at capture_time, matched by capture time.
+
+        When the frame's own metadata has not arrived, the newest camera reading stands
+        in for the light (Lux changes slowly), except for imx500: its boxes belong to
+        one frame only.
+        """
+        metadata = self.metadata_for(capture_time)
+        if metadata is None:
+            self.frames_without_metadata += 1
+            if self.params['backend'] != 'imx500':
+                metadata = self._latest_camera
+        return metadata
 
     def _on_sky(self, message: String) -> None:
         try:
@@ -213,7 +242,7 @@ class VehicleDetector(ManagedNode):
         image, capture_time = received
         analyzer.sky_condition = self._sky_condition if p['adaptive_threshold'] else None
         analysis = analyzer.analyze(image, t=capture_time,
-                                    metadata=self.metadata_for(capture_time))
+                                    metadata=self._frame_metadata(capture_time))
         self.frames_analysed += 1
         body = detections_message(
             analysis, stamp_sec=message.header.stamp.sec,
@@ -235,9 +264,11 @@ class VehicleDetector(ManagedNode):
         if analyzer is None:
             return {}
         analyzer.stats.dropped_stale = self.dropped_stale
-        return {f'{self.get_name()}: vehicles': detector_health(
-            analyzer.stats, now=time.time(), max_age_s=self.params['max_age_s'],
-            backend=self.params['backend'])}
+        health = detector_health(analyzer.stats, now=time.time(),
+                                 max_age_s=self.params['max_age_s'],
+                                 backend=self.params['backend'])
+        health.values['frames_without_metadata'] = self.frames_without_metadata
+        return {f'{self.get_name()}: vehicles': health}
 
 
 def main(args=None) -> None:

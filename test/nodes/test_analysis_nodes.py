@@ -167,6 +167,25 @@ def test_imx500_boxes_come_from_the_frames_metadata(graph):
         ([160, 240, 160, 120], 'car', 0.9)]
 
 
+def test_motion_backend_gets_each_frames_camera_lux(graph):
+    # A mid-grey road is daylight by its pixels; only the frame's metadata (camera
+    # Lux 5, matched by capture time) can tell the motion back-end it is night.
+    detector, camera, collector = graph(VehicleDetector, backend='motion',
+                                        topics=[(DETECTIONS, String, RELIABLE)])
+    motion = detector._analyzer.detector
+    start = time.time() - 10.0
+    for i, lux in enumerate((5.0, 5.0, 20000.0)):
+        camera.metadata.publish(String(data=json.dumps(
+            {'capture_time': start + i, 'camera': {'Lux': lux}})))
+        wait_for(lambda: detector.metadata_for(start + i) is not None, timeout_s=10,
+                 what=f'metadata of frame {i}')
+        camera.frame(np.full((240, 320, 3), 90, np.uint8), start + i)
+        wait_for(lambda: collector.count(DETECTIONS) == i + 1, timeout_s=10,
+                 what=f'result of frame {i}')
+        assert motion.low_light == (lux < 100.0), (i, lux)
+    assert detector.frames_without_metadata == 0
+
+
 MESSI = '/usr/share/doc/opencv-doc/examples/data/messi5.jpg'
 
 

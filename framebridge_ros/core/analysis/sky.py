@@ -65,7 +65,8 @@ import time
 from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
-from framebridge_ros.core.analysis.vehicles import parse_region
+from framebridge_ros.core.analysis.camera_reading import camera_evidence
+from framebridge_ros.core.analysis.region import parse_region
 from framebridge_ros.core.health import Health, Level
 from framebridge_ros.core.params import config_from_params, config_params, ParamSpec
 import numpy as np
@@ -266,21 +267,6 @@ def sky_features(image: np.ndarray, *, region: Optional[Polygon] = None,
         'edge_density': round(float(edges), 4),
         'cloud_cover': round(float(cloud / seen), 4) if seen > 0.0 else 0.5,
     }
-
-
-def camera_evidence(metadata: Optional[Mapping[str, Any]]) -> Dict[str, float]:
-    """Return lux, exposure_us and gain found in metadata['camera'] (absent keys omitted)."""
-    camera = (metadata or {}).get('camera')
-    if not isinstance(camera, Mapping):
-        return {}
-    out = {}
-    for key, name in (('Lux', 'lux'), ('ExposureTime', 'exposure_us'),
-                      ('AnalogueGain', 'gain')):
-        value = camera.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) \
-                and math.isfinite(value) and value > 0:
-            out[name] = float(value)
-    return out
 
 
 def sky_scores(features: Mapping[str, float], camera: Mapping[str, float],
