@@ -19,15 +19,18 @@ Runs without ROS: `python3 -m framebridge_ros.core.capture --source simulated
 --capture_dir /tmp/vol` (or the `framebridge-capture` console script) takes the same
 parameters as the host_capture node.
 
-Each capture goes: back-end writes a JPEG into .tmp/ -> completeness and decodability
-checks -> metadata -> atomic commit into live/ -> retention. A failed capture is
-discarded with one log line; after max_consecutive_errors the back-end is restarted
-with exponential back-off.
+Each capture goes: room for it above the reserve (volume.space_guard) -> back-end
+writes a JPEG into .tmp/ -> completeness and decodability checks -> metadata -> atomic
+commit into live/ -> retention. A failed capture is discarded with one log line; after
+max_consecutive_errors the back-end is restarted with exponential back-off. A write
+that runs out of space is retried once after the guard made room; a frame that still
+finds none is discarded and counted by the guard, without restarting the camera.
 """
 
 import argparse
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 import logging
 import os
 from pathlib import Path
@@ -41,9 +44,10 @@ from framebridge_ros.core.cameras.factory import make_backend, SOURCES
 from framebridge_ros.core.params import ParameterError, ParamSpec, validate_params
 from framebridge_ros.core.volume.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
 from framebridge_ros.core.volume.layout import (
-    commit_frame, frame_stem, VolumeError, VolumeLayout)
+    commit_frame, frame_stem, VolumeError, VolumeLayout, write_file_synced)
 from framebridge_ros.core.volume.metadata import build_metadata, dump_metadata
 from framebridge_ros.core.volume.retention import remove_orphans, trim_live
+from framebridge_ros.core.volume.space_guard import GUARD_PARAMS, is_out_of_space, SpaceGuard
 
 __all__ = ['CAPTURE_PARAMS', 'CaptureRunner', 'CaptureStats', 'HostCapture', 'main']
 
@@ -78,6 +82,7 @@ CAPTURE_PARAMS = (
               min_value=0.0, max_value=1.0e7),
     ParamSpec('simulated_seed', 0, 'Simulated camera only: scene random seed.',
               min_value=0, max_value=2**31 - 1),
+    *GUARD_PARAMS,
 )
 
 _BACKOFF_MAX_S = 60.0
@@ -112,6 +117,8 @@ class HostCapture:
         self.params = validate_params(CAPTURE_PARAMS, params)
         self.layout = VolumeLayout.at(self.params['capture_dir'])
         self.stats = CaptureStats()
+        self.guard = SpaceGuard.from_params(self.layout, self.params)
+        self._last_frame_bytes = 0
         self._backend_factory = backend_factory
         self._backend: Optional[CaptureBackend] = None
         self._sequence = 0
@@ -148,11 +155,16 @@ class HostCapture:
         backend = self._backend  # close() from another thread may drop self._backend
         if backend is None:
             return None
+        expected = self._last_frame_bytes or self.params['width'] * self.params['height'] // 4
+        if not self.guard.make_room(expected + 8192):
+            self.guard.discarded()
+            return None
         self._sequence += 1
         part = self.layout.tmp / f'capture_{os.getpid()}_{self._sequence:06d}.jpg.part'
         started = time.monotonic()
         try:
-            result = backend.capture(part)
+            result = self._with_room(partial(backend.capture, part), expected + 8192,
+                                     before_retry=partial(part.unlink, missing_ok=True))
             jpeg = part.read_bytes()
             info = inspect_jpeg(jpeg, min_bytes=self.params['min_file_bytes'])
             decode_jpeg(jpeg, scale=0.125)  # cheap proof that it decodes
@@ -163,12 +175,19 @@ class HostCapture:
                 jpeg=jpeg, source=backend.source, capture_duration_s=duration,
                 camera=result.camera, ground_truth=result.ground_truth)
             stem = frame_stem(capture_time=result.capture_time, sequence=self._sequence)
-            frame = commit_frame(self.layout, stem=stem, jpeg_tmp=part,
-                                 metadata_json=dump_metadata(metadata))
+            metadata_json = dump_metadata(metadata)
+            frame = self._with_room(
+                partial(commit_frame, self.layout, stem=stem, jpeg_tmp=part,
+                        metadata_json=metadata_json), len(jpeg) + len(metadata_json) + 8192,
+                before_retry=partial(write_file_synced, part, jpeg))
         except (CameraError, InvalidJpegError, VolumeError, OSError) as error:
             part.unlink(missing_ok=True)
-            self._record_error(error)
+            if is_out_of_space(error):
+                self.guard.discarded()  # a full disk is no camera fault: no restart
+            else:
+                self._record_error(error)
             return None
+        self._last_frame_bytes = len(jpeg)
         self._record_success(frame, result.capture_time, duration)
         try:
             trim_live(self.layout, max_images=self.params['max_images'])
@@ -176,6 +195,17 @@ class HostCapture:
             _log.warning('retention could not trim live/: %s; it will retry next frame',
                          error)
         return frame
+
+    def _with_room(self, attempt: Callable[[], Any], needed_bytes: int, *,
+                   before_retry: Callable[[], Any]) -> Any:
+        """Run attempt(); if it ran out of space, make room and run it once more."""
+        try:
+            return attempt()
+        except (CameraError, OSError) as error:
+            if not self.guard.retry_after(error, needed_bytes):
+                raise
+        before_retry()
+        return attempt()
 
     def _record_success(self, frame: Path, capture_time: float, duration: float) -> None:
         stats = self.stats

@@ -50,12 +50,14 @@ def _median(values) -> Optional[float]:
 
 
 def capture_health(stats, *, now: float, interval_s: float, started_at: float,
-                   source: str) -> Health:
+                   source: str, space=None) -> Health:
     """
-    Judge a HostCapture from its CaptureStats.
+    Judge a HostCapture from its CaptureStats (and its space guard's GuardStats).
 
-    ERROR until the first frame lands (after a grace period for camera start-up) or
-    when no frame has landed for 5 intervals (at least 10 s); WARN while captures fail.
+    ERROR until the first frame lands (after a grace period for camera start-up), when
+    no frame has landed for 5 intervals (at least 10 s), or while frames are discarded
+    because only others' files hold the disk; WARN while captures fail, or while free
+    space is below the reserve and our oldest frames are deleted to make room.
     """
     stale_after = max(10.0, 5 * interval_s)
     last = stats.last_capture_time
@@ -71,7 +73,11 @@ def capture_health(stats, *, now: float, interval_s: float, started_at: float,
         'last_frame_age_s': '-' if age is None else round(age, 3),
         'capture_duration_median_ms': '-' if median is None else round(1000 * median, 1),
         'last_error': stats.last_error or '-',
+        **({} if space is None else _space_values(space)),
     }
+    if space is not None and space.starved:
+        return Health(Level.ERROR, f'disk full: {space.frames_discarded} frame(s) discarded; '
+                      'only our newest frames are left, the space is held by others', values)
     if age is None:
         if now - started_at < stale_after:
             return Health(Level.WARN, 'waiting for the first frame', values)
@@ -82,7 +88,26 @@ def capture_health(stats, *, now: float, interval_s: float, started_at: float,
     if stats.consecutive_errors:
         return Health(Level.WARN, f'{stats.consecutive_errors} failed capture(s) in a row',
                       values)
+    if space is not None and space.low_space:
+        return Health(Level.WARN, f'free disk {values["free_disk_mb"]} MiB below the reserve '
+                      f'{values["reserve_mb"]} MiB: deleting our oldest frames', values)
     return Health(Level.OK, 'capturing', values)
+
+
+def _space_values(space) -> Dict[str, Any]:
+    def mib(value):
+        return '-' if value is None else round(value / 1048576, 1)
+    return {
+        'free_disk_mb': mib(space.free_bytes),
+        'reserve_mb': mib(space.reserve_bytes),
+        'low_space': space.low_space,
+        'low_space_episodes': space.episodes,
+        'frames_removed_for_space': space.frames_removed,
+        'freed_for_space_mb': mib(space.bytes_freed),
+        'enospc_retries': space.enospc_retries,
+        'frames_discarded_for_space': space.frames_discarded,
+        'last_low_space': space.last_episode or '-',
+    }
 
 
 def feed_health(stats, *, now: float, last_capture_time: Optional[float],

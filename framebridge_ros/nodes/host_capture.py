@@ -106,7 +106,8 @@ class HostCaptureNode(Node):
             return
         health = capture_health(self._capture.stats, now=time.time(),
                                 interval_s=self._capture.params['interval_s'],
-                                started_at=self._started_at, source=self._capture.source)
+                                started_at=self._started_at, source=self._capture.source,
+                                space=self._capture.guard.stats)
         self._diagnostics.publish(health_array(
             self, {f'{self.get_name()}: capture': health},
             hardware_id=str(self._capture.layout.root)))
