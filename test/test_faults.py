@@ -53,7 +53,8 @@ def test_full_disk_loses_nothing_and_capture_resumes_when_space_returns(tmp_path
     with tmpfs(tmp_path / 'small', size='400k') as root:
         capture = HostCapture({'capture_dir': str(root), 'source': 'simulated',
                                'width': 320, 'height': 240, 'quality': 95,
-                               'max_images': 1000, 'max_consecutive_errors': 1000})
+                               'max_images': 1000, 'max_consecutive_errors': 1000,
+                               'reserve_mb': 0.0})  # the space guard off: bare ENOSPC
         capture.start()
         for _ in range(60):
             if capture.capture_once() is None:

@@ -184,6 +184,7 @@ class HostCapture:
             part.unlink(missing_ok=True)
             if is_out_of_space(error):
                 self.guard.discarded()  # a full disk is no camera fault: no restart
+                self.stats.last_error = f'disk full, frame discarded: {error}'
             else:
                 self._record_error(error)
             return None

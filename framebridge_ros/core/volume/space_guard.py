@@ -17,7 +17,8 @@ Host capture's guard of its own volume: a new frame never takes the last free sp
 
 Before the camera writes a frame and before it is committed, host capture asks
 make_room(bytes). When the frame would leave less free space than the reserve
-(reserve_mb or reserve_percent of the disk, whichever is larger), the guard deletes our
+(reserve_mb or reserve_percent of the disk, whichever is smaller: a cap for big disks, a
+share that still leaves a small one usable), the guard deletes our
 own oldest frames, JPEG and metadata, processed/ first and then live/, never the newest
 reserve_keep_frames in live/ and never a file whose name is not ours, until the frame
 fits. When even that is not enough (the space is held by others), the frame is
@@ -47,12 +48,13 @@ MIB = 1024 * 1024
 
 GUARD_PARAMS = (
     ParamSpec('reserve_mb', 256.0, 'Free space (MiB) host capture leaves on the volume: '
-              'a frame that would go below it (or below reserve_percent, whichever is '
-              'larger) first makes room by deleting our own oldest frames (processed/ '
-              'first, then live/); 0 with reserve_percent 0 turns the guard off.',
+              'a frame that would go below it (or below reserve_percent of the disk, '
+              'whichever is smaller) first makes room by deleting our own oldest frames '
+              '(processed/ first, then live/); 0 turns the guard off.',
               min_value=0.0, max_value=1.0e7),
     ParamSpec('reserve_percent', 5.0, 'Free space (percent of the disk) host capture '
-              'leaves on the volume; see reserve_mb.', min_value=0.0, max_value=90.0),
+              'leaves on the volume; see reserve_mb; 0 turns the guard off.',
+              min_value=0.0, max_value=90.0),
     ParamSpec('reserve_keep_frames', 10, 'The newest frames in live/ that the space '
               'guard never deletes; with only these left, new frames are discarded.',
               min_value=1, max_value=1000000),
@@ -109,7 +111,7 @@ class SpaceGuard:
 
     @property
     def enabled(self) -> bool:
-        return self.reserve_mb > 0 or self.reserve_percent > 0
+        return self.reserve_mb > 0 and self.reserve_percent > 0
 
     def measure(self) -> Optional[Tuple[int, int]]:
         """Return (free bytes an unprivileged writer may use, reserve bytes), None if unknown."""
@@ -118,7 +120,7 @@ class SpaceGuard:
         except OSError:
             return None
         total = usage.f_blocks * usage.f_frsize
-        reserve = max(int(self.reserve_mb * MIB), int(total * self.reserve_percent / 100.0))
+        reserve = min(int(self.reserve_mb * MIB), int(total * self.reserve_percent / 100.0))
         self.stats.free_bytes, self.stats.reserve_bytes = usage.f_bavail * usage.f_frsize, reserve
         return self.stats.free_bytes, reserve
 
@@ -168,7 +170,7 @@ class SpaceGuard:
 
     def retry_after(self, error: BaseException, needed_bytes: int) -> bool:
         """After a write failed: True if it ran out of space and room was made for a retry."""
-        if not is_out_of_space(error):
+        if not (self.enabled and is_out_of_space(error)):
             return False
         self.stats.enospc_retries += 1
         measured = self.measure()

@@ -60,7 +60,7 @@ def test_guard_deletes_our_oldest_frames_processed_first_and_logs_once(disk, cap
     foreign = disk.live / 'holiday.jpg'
     foreign.write_bytes(b'mine' * 1000)
     grow_file(disk.root / 'other.bin', leave_free_bytes=MIB)
-    guard = SpaceGuard(disk, reserve_mb=2.0, reserve_percent=0.0, keep_frames=10)
+    guard = SpaceGuard(disk, reserve_mb=2.0, reserve_percent=50.0, keep_frames=10)
     caplog.set_level(logging.INFO)
 
     for _ in range(3):  # the second and third ask find room: no more deletions or lines
@@ -88,7 +88,7 @@ def test_guard_keeps_the_newest_frames_and_says_once_when_only_others_hold_the_s
     live = _frames(disk, 15)
     other = disk.root / 'other.bin'
     size = grow_file(other, leave_free_bytes=MIB // 2)
-    guard = SpaceGuard(disk, reserve_mb=4.0, reserve_percent=0.0, keep_frames=10)
+    guard = SpaceGuard(disk, reserve_mb=4.0, reserve_percent=50.0, keep_frames=10)
     caplog.set_level(logging.INFO)
     for _ in range(5):
         assert not guard.make_room(100_000)
@@ -105,7 +105,7 @@ def test_guard_keeps_the_newest_frames_and_says_once_when_only_others_hold_the_s
 def _capture(disk, **overrides):
     params = {'capture_dir': str(disk.root), 'source': 'simulated', 'width': 640,
               'height': 480, 'quality': 90, 'max_images': 100000, 'reserve_mb': 2.0,
-              'reserve_percent': 0.0, 'reserve_keep_frames': 5, **overrides}
+              'reserve_percent': 50.0, 'reserve_keep_frames': 5, **overrides}
     return params
 
 
