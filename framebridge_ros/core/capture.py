@@ -46,7 +46,7 @@ from framebridge_ros.core.volume.jpeg import decode_jpeg, inspect_jpeg, InvalidJ
 from framebridge_ros.core.volume.layout import (
     commit_frame, frame_stem, VolumeError, VolumeLayout, write_file_synced)
 from framebridge_ros.core.volume.metadata import build_metadata, dump_metadata
-from framebridge_ros.core.volume.retention import remove_orphans, trim_live
+from framebridge_ros.core.volume.retention import ARCHIVE_PARAMS, HostArchive, remove_orphans
 from framebridge_ros.core.volume.space_guard import GUARD_PARAMS, is_out_of_space, SpaceGuard
 
 __all__ = ['CAPTURE_PARAMS', 'CaptureRunner', 'CaptureStats', 'HostCapture', 'main']
@@ -64,7 +64,8 @@ CAPTURE_PARAMS = (
     ParamSpec('width', 4056, 'Image width in pixels.', min_value=64, max_value=16384),
     ParamSpec('height', 3040, 'Image height in pixels.', min_value=64, max_value=16384),
     ParamSpec('quality', 95, 'JPEG quality.', min_value=1, max_value=100),
-    ParamSpec('max_images', 100, 'Frames kept in live/; the oldest are deleted first.',
+    ParamSpec('max_images', 100, 'Frames kept in live/; the oldest move to processed/ '
+              '(kept within processed_max_mb and processed_max_images).',
               min_value=1, max_value=1000000),
     ParamSpec('camera_command', 'rpicam-still',
               'Camera executable (trusted configuration: run without a shell).'),
@@ -82,6 +83,7 @@ CAPTURE_PARAMS = (
               min_value=0.0, max_value=1.0e7),
     ParamSpec('simulated_seed', 0, 'Simulated camera only: scene random seed.',
               min_value=0, max_value=2**31 - 1),
+    *ARCHIVE_PARAMS,
     *GUARD_PARAMS,
 )
 
@@ -118,6 +120,7 @@ class HostCapture:
         self.layout = VolumeLayout.at(self.params['capture_dir'])
         self.stats = CaptureStats()
         self.guard = SpaceGuard.from_params(self.layout, self.params)
+        self.archive = HostArchive.from_params(self.layout, self.params)
         self._last_frame_bytes = 0
         self._backend_factory = backend_factory
         self._backend: Optional[CaptureBackend] = None
@@ -191,7 +194,7 @@ class HostCapture:
         self._last_frame_bytes = len(jpeg)
         self._record_success(frame, result.capture_time, duration)
         try:
-            trim_live(self.layout, max_images=self.params['max_images'])
+            self.archive.trim()
         except OSError as error:
             _log.warning('retention could not trim live/: %s; it will retry next frame',
                          error)

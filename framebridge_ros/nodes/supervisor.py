@@ -29,7 +29,8 @@ In the manner of Nav2's lifecycle manager, for our Python lifecycle nodes. A pla
 - judges health every health_period_s: one /diagnostics status per managed node and
   one for the volume, and a latched ~/status JSON summary;
 - runs retention every cleanup_period_s, and at once when live/ overflows or the disk
-  runs low; runs host_restart_command when frames stop landing.
+  runs low, again as soon as due while each run frees space (core.supervision.cleanup);
+  runs host_restart_command when frames stop landing.
 
 Services (std_srvs/Trigger): ~/startup, ~/pause, ~/resume, ~/reset, ~/cleanup, ~/is_active.
 Every call to a managed node is call_async with a deadline, awaited in a coroutine so no
@@ -52,9 +53,11 @@ from framebridge_ros.core.params import ParameterError, ParamSpec
 from framebridge_ros.core.supervision import (
     Backoff, CounterWindow, iso_time, next_transition, node_health, NodeRecord, rank,
     recovery_reason, scan_volume, stall_reason, status_summary, volume_health)
+from framebridge_ros.core.supervision.cleanup import CleanupSchedule
 from framebridge_ros.core.volume.layout import VolumeLayout
 from framebridge_ros.core.volume.retention import (
-    cleanup_due, RETENTION_PARAMS, RetentionPolicy, RetentionResult, run_retention)
+    cleanup_due, disk_free_percent, RETENTION_PARAMS, RetentionPolicy, RetentionResult,
+    run_retention)
 from framebridge_ros.ros_glue import (
     declare_params, health_array, latched_qos, LoggerBridge, parameter_guard, read_params,
     run_node)
@@ -176,7 +179,7 @@ class Supervisor(Node):
         self._cleanup_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix='cleanup')
         self._cleanup_running: Optional[Future] = None
         self._last_cleanup: Optional[Tuple[float, str, RetentionResult]] = None
-        self._auto_cleanup_backoff = Backoff(60.0, 900.0)
+        self._cleanup_schedule = CleanupSchedule()
         self._host_backoff = Backoff(1.0, 1.0)  # set from the parameters below
         self._host_process: Optional[subprocess.Popen] = None
         self._host_started = 0.0
@@ -463,6 +466,7 @@ class Supervisor(Node):
                 self._periodic_cleanup('at start')
             now = time.time()
             self._poll_host_command(now)
+            self._keep_up_with_emergency(now)
             for name, record in self._records.items():
                 self._poll_node(name, record, now)
         except Exception as error:  # noqa: B902 - a raising timer would stop the executor
@@ -577,12 +581,9 @@ class Supervisor(Node):
                                window_s=max(params['rate_window_s'], params['output_stall_s']))
         due = cleanup_due(live_count=snapshot.live_count, free_percent=snapshot.free_percent,
                           policy=self._policy())
-        if not due:
-            self._auto_cleanup_backoff.settle(now)
-        elif self._cleanup_running is None and self._auto_cleanup_backoff.ready(now):
-            # At once, then backing off: a disk that stays full is not rescanned every tick.
-            self._auto_cleanup_backoff.record(now)
-            self._start_cleanup(due)
+        if self._cleanup_schedule.should_start(now, due, running=self._cleanup_running
+                                               is not None, policy=self._policy()):
+            self._start_cleanup(due, automatic=True)
         newest_age = None if snapshot.newest_time is None else now - snapshot.newest_time
         if (newest_age if newest_age is not None
                 else now - self._started_at) > params['host_stale_s']:
@@ -613,7 +614,9 @@ class Supervisor(Node):
             snapshot, now=now, started_at=self._started_at, window_s=params['rate_window_s'],
             max_frame_age_s=params['max_frame_age_s'], host_stale_s=params['host_stale_s'],
             emergency_free_percent=params['emergency_free_percent'],
-            warn_free_percent=params['warn_free_percent'], extra=self._volume_extra())
+            warn_free_percent=params['warn_free_percent'], extra=self._volume_extra(),
+            space_held_by=self._cleanup_schedule.stuck,
+            retention_problems=self._cleanup_schedule.problems)
         me = self.get_name()
         self._diagnostics_pub.publish(health_array(
             self, {**{f'{me}: {name}': report for name, report in reports.items()},
@@ -633,6 +636,7 @@ class Supervisor(Node):
             'host_restart_command': ' '.join(self._params['host_restart_command']) or '-',
             'host_restarts': len(self.host_restarts),
             'last_host_restart': '-' if host is None else f'{iso_time(host[0])}: {host[1]}',
+            **self._cleanup_schedule.values(),
         }
 
     # --- host capture restart -------------------------------------------------------
@@ -691,7 +695,17 @@ class Supervisor(Node):
         except Exception as error:  # noqa: B902 - a raising timer would stop the executor
             self.get_logger().error(f'cleanup: {error!r}')
 
-    def _start_cleanup(self, reason: str) -> Future:
+    def _keep_up_with_emergency(self, now: float) -> None:
+        """During an emergency, run cleanup every monitor period, not every health check."""
+        if self._cleanup_schedule.episode_started is None or self._cleanup_running is not None:
+            return
+        policy = self._policy()
+        due = cleanup_due(live_count=0, free_percent=disk_free_percent(self._layout.root),
+                          policy=policy)
+        if due and self._cleanup_schedule.should_start(now, due, running=False, policy=policy):
+            self._start_cleanup(due, automatic=True)
+
+    def _start_cleanup(self, reason: str, *, automatic: bool = False) -> Future:
         """Run retention on the worker thread; the returned future gets the result."""
         done, layout, policy = Future(), self._layout, self._policy()
         self._cleanup_running = done
@@ -706,6 +720,10 @@ class Supervisor(Node):
         def finished(job) -> None:
             result = job.result()
             self._last_cleanup = (time.time(), reason, result)
+            try:
+                self._cleanup_schedule.finished(result, automatic=automatic, reason=reason)
+            except Exception as error:  # noqa: B902 - the future must still complete
+                self.get_logger().error(f'cleanup bookkeeping: {error!r}')
             self._cleanup_running = None
             done.set_result(result)
             self._wake()

@@ -20,13 +20,19 @@ Time is compressed by rate: 1280x720 frames every 0.1 s write some 3.5 MB/s, so 
 bench/disk_full.py runs the same scenarios for a minute at 1 MB/s and prints figures.
 """
 
+import hashlib
+import os
+from pathlib import Path
+import subprocess
+import sys
 import threading
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from framebridge_ros.core.volume.layout import VolumeLayout
+from diagnostic_msgs.msg import DiagnosticArray
+from framebridge_ros.core.volume.layout import list_frames_sorted, VolumeLayout
 from framebridge_ros.nodes.frame_provider import FrameProvider
 from framebridge_ros.nodes.host_capture import HostCaptureNode
+from framebridge_ros.nodes.supervisor import Supervisor
 from framebridge_ros.ros_glue import frame_qos
 from framebridge_testing import Collector, Spinner, wait_for
 import pytest
@@ -36,6 +42,7 @@ from sensor_msgs.msg import CompressedImage
 from small_disk import free_bytes, MIB, tmpfs
 
 COMPRESSED = 'camera/image_raw/compressed'
+WARN, ERROR = 1, 2  # diagnostic_msgs/DiagnosticStatus levels
 
 
 def _parameters(**values):
@@ -66,12 +73,30 @@ def _longest_gap(collector, topic, since):
     return max((b - a for a, b in zip(times, times[1:])), default=float('inf')), len(times)
 
 
-def _capture_values(collector):
-    for _, array in reversed(collector.messages['/diagnostics']):
+def _status(collector, name='host_capture: capture'):
+    """Return (level, message, values) of the newest status of that name."""
+    with collector._lock:
+        arrays = [array for _, array in collector.messages['/diagnostics']]
+    for array in reversed(arrays):
         for status in array.status:
-            if status.name == 'host_capture: capture':
-                return status.level, {pair.key: pair.value for pair in status.values}
-    return None, {}
+            if status.name == name:
+                level = status.level[0] if isinstance(status.level, bytes) else status.level
+                return level, status.message, {pair.key: pair.value for pair in status.values}
+    return None, '', {}
+
+
+def _capture_values(collector):
+    level, _, values = _status(collector)
+    return level, values
+
+
+def _supervisor(context, disk, **params):
+    values = {'managed_nodes': [''], 'autostart': False, 'capture_dir': str(disk.root),
+              'health_period_s': 1.0, 'emergency_free_percent': 10.0,
+              'emergency_keep_live': 50, 'max_frame_age_s': 1.0, **params}
+    return Supervisor(context=context, parameter_overrides=[
+        Parameter(key, Parameter.Type.STRING_ARRAY, value) if isinstance(value, list)
+        else Parameter(key, value=value) for key, value in values.items()])
 
 
 @pytest.fixture
@@ -86,10 +111,12 @@ def test_filling_disk_with_host_retention_off_keeps_frames_flowing(rclpy_context
         interval_s=0.1, max_images=100000, reserve_mb=2.0, reserve_percent=5.0))
     provider = FrameProvider(context=rclpy_context, parameter_overrides=_parameters(
         capture_dir=str(disk.root)))
+    # The supervisor as the issue ran it: health every second, emergency below 10 %.
+    supervisor = _supervisor(rclpy_context, disk)
     collector = Collector(rclpy_context, [(COMPRESSED, CompressedImage, frame_qos(5.0)),
                                           ('/diagnostics', DiagnosticArray, 50)])
     watch = FreeSpaceWatch(disk.root)
-    spinner = Spinner(rclpy_context, host, provider, collector.node)
+    spinner = Spinner(rclpy_context, host, provider, supervisor, collector.node)
     try:
         assert provider.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert provider.trigger_activate() == TransitionCallbackReturn.SUCCESS
@@ -100,6 +127,8 @@ def test_filling_disk_with_host_retention_off_keeps_frames_flowing(rclpy_context
                  and _capture_values(collector)[1].get('low_space') == 'True',
                  timeout_s=40, what='15 s of filling and the guard on /diagnostics')
         level, values = _capture_values(collector)
+        schedule = supervisor._cleanup_schedule
+        emergency_runs = schedule.runs if schedule.episode_started else 0
     finally:
         spinner.close()
         lowest = watch.stop()
@@ -108,8 +137,100 @@ def test_filling_disk_with_host_retention_off_keeps_frames_flowing(rclpy_context
     print(f'\nfilling 24 MiB at 10 fps 1280x720: lowest free {lowest / MIB:.2f} MiB, '
           f'{stats.frames_captured} captured, {received} received in the last '
           f'{time.time() - started:.0f} s, longest gap {gap:.2f} s, '
-          f'{guard.frames_removed} deleted by the guard')
+          f'{guard.frames_removed} deleted by the guard, {emergency_runs} emergency runs in '
+          'the current episode')
     assert lowest > 0, 'the disk must never fill completely'
     assert guard.frames_discarded == 0 and stats.errors == 0, stats.last_error
     assert gap <= 2.0
-    assert level == DiagnosticStatus.WARN and int(values['frames_removed_for_space']) > 0
+    assert level == WARN and int(values['frames_removed_for_space']) > 0
+
+
+def _digest(path):
+    return path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_foreign_writer_fills_the_disk_frames_flow_and_the_supervisor_names_it(
+        rclpy_context, disk):
+    host = HostCaptureNode(context=rclpy_context, parameter_overrides=_parameters(
+        capture_dir=str(disk.root), source='simulated', width=640, height=480,
+        interval_s=0.1, max_images=100000, reserve_mb=2.0, reserve_percent=5.0))
+    supervisor = _supervisor(rclpy_context, disk, health_period_s=0.25)
+    collector = Collector(rclpy_context, [('/diagnostics', DiagnosticArray, 50)])
+    spinner = Spinner(rclpy_context, host, supervisor, collector.node)
+    recording = disk.root / 'recordings' / 'camera2.bin'
+    try:
+        wait_for(lambda: host._capture.stats.frames_captured >= 20, timeout_s=20,
+                 what='20 frames')
+        recording.parent.mkdir()
+        with open(recording, 'wb') as stream:  # another program, writing 1 MiB at a time
+            while free_bytes(disk.root) > 4 * MIB:
+                stream.write(os.urandom(MIB))
+                stream.flush()
+                time.sleep(0.05)
+        before = _digest(recording)
+        captured = host._capture.stats.frames_captured
+        wait_for(lambda: host._capture.stats.frames_captured >= captured + 30, timeout_s=20,
+                 what='frames still landing beside the foreign file')
+        wait_for(lambda: 'camera2.bin' in _status(collector, 'supervisor: volume')[1],
+                 timeout_s=20, what='the supervisor naming the foreign file')
+        level, message, values = _status(collector, 'supervisor: volume')
+        print(f'\nsupervisor: [{level}] {message}')
+        assert level == ERROR and 'recordings/camera2.bin' in message
+        assert 'camera2.bin' in values['space_held_by']
+
+        greedy = threading.Event()
+
+        def take_what_is_freed():  # now it takes whatever our frames give up
+            with open(recording, 'ab') as stream:
+                while not greedy.wait(0.02):
+                    while free_bytes(disk.root) > MIB // 2:
+                        stream.write(b'\1' * (MIB // 8))
+                        stream.flush()
+
+        writer = threading.Thread(target=take_what_is_freed, daemon=True)
+        writer.start()
+        try:
+            wait_for(lambda: _status(collector)[0] == ERROR,
+                     timeout_s=20, what='host capture ERROR: only others hold the space')
+        finally:
+            greedy.set()
+            writer.join()
+        after_growth = _digest(recording)
+        print(f'host_capture: {_status(collector)[1]}')
+    finally:
+        spinner.close()
+    assert _digest(recording) == after_growth and after_growth[0] > before[0]
+    assert host._capture.guard.stats.frames_discarded > 0
+    assert host._capture.stats.errors == 0, 'a full disk is no camera error'
+    assert len(list_frames_sorted(disk)) >= 10, 'the newest frames are kept'
+
+
+def test_plain_python_host_core_alone_keeps_frames_landing_on_a_filling_disk(disk):
+    """No ROS, no supervisor: python -m framebridge_ros.core.capture guards the disk itself."""
+    package_root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(package_root), os.environ.get('PYTHONPATH', '')]))
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'framebridge_ros.core.capture', '--source', 'simulated',
+         '--capture_dir', str(disk.root), '--width', '1280', '--height', '720',
+         '--interval_s', '0.1', '--max_images', '100000', '--reserve_mb', '2',
+         '--log-level', 'WARNING'], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    watch = FreeSpaceWatch(disk.root)
+    newest = []
+    try:
+        deadline = time.monotonic() + 12  # some 40 MB into 24 MiB
+        while time.monotonic() < deadline and process.poll() is None:
+            frames = list_frames_sorted(disk)
+            newest.append(frames[-1].name if frames else None)
+            time.sleep(0.5)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode(errors='replace')
+        lowest = watch.stop()
+    print(f'\nplain-Python core: lowest free {lowest / MIB:.2f} MiB; log:\n{output}')
+    assert lowest > 0
+    landing = newest[-8:]  # the last 4 s, long after the disk first filled
+    assert None not in landing and len(set(landing)) == len(landing), 'frames keep landing'
+    assert output.count('low space') == 1, 'one line when the episode starts'
+    assert 'discarded' not in output.replace('discarded 0 frame(s)', '')

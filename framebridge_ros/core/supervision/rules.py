@@ -320,14 +320,17 @@ def scan_volume(layout: VolumeLayout, *, now: float, window_s: float) -> VolumeS
 def volume_health(snapshot: VolumeSnapshot, *, now: float, started_at: float,
                   window_s: float, max_frame_age_s: float, host_stale_s: float,
                   emergency_free_percent: float, warn_free_percent: float,
-                  extra: Optional[Mapping[str, Any]] = None) -> Health:
+                  extra: Optional[Mapping[str, Any]] = None, space_held_by: str = '',
+                  retention_problems: Optional[Mapping[str, str]] = None) -> Health:
     """
     Judge the volume and, through it, host capture.
 
     ERROR: live/ missing; no new frame for host_stale_s (none at all once host_stale_s
-    has passed since start); free disk below emergency_free_percent. WARN: newest frame
-    older than max_frame_age_s, or dated in the future; free disk below
-    warn_free_percent; still waiting for the first frame. Otherwise OK.
+    has passed since start); free disk below emergency_free_percent (naming what holds
+    the space when cleanup frees nothing: space_held_by). WARN: newest frame older than
+    max_frame_age_s, or dated in the future; free disk below warn_free_percent, or not
+    measurable; still waiting for the first frame; a problem that keeps a retention rule
+    from working (retention_problems: key -> sentence). Otherwise OK.
     """
     age = None if snapshot.newest_time is None else now - snapshot.newest_time
     free = snapshot.free_percent
@@ -363,10 +366,15 @@ def volume_health(snapshot: VolumeSnapshot, *, now: float, started_at: float,
         problems.append((Level.WARN, f'{snapshot.future_count} frame(s) dated in the future: '
                          'clocks of host and container disagree'))
     if free is not None and free < emergency_free_percent:
+        stuck = f' frees nothing, the space is held by {space_held_by}' if space_held_by else ''
         problems.append((Level.ERROR, f'free disk {free:.1f} % < {emergency_free_percent:g} '
-                         '%: emergency cleanup'))
+                         f'%: emergency cleanup{stuck}'))
     elif free is not None and free < warn_free_percent:
         problems.append((Level.WARN, f'free disk {free:.1f} % < {warn_free_percent:g} %'))
+    elif free is None and snapshot.exists:
+        problems.append((Level.WARN, 'free disk space cannot be measured: emergency cleanup '
+                         'cannot start'))
+    problems.extend((Level.WARN, text) for text in (retention_problems or {}).values())
     if not problems:
         return Health(Level.OK, f'fresh frames, {values["frames_per_min"]}/min, '
                       f'{values["free_disk_percent"]} % free', values)

@@ -13,22 +13,36 @@
 # limitations under the License.
 
 """
-Retention of frames in the shared volume, and the supervisor's cleanup policy.
+Retention of frames in the shared volume: the host's archive step and the supervisor's policy.
 
 Only files whose names are ours are ever touched, only inside the volume, and symlinks
-are removed as links, never followed.
+are removed as links, never followed. Who keeps what (the one table, checked by a test
+against the parameters and config/framebridge.yaml): docs/SUPERVISOR.md, "Retention".
 
-The policy (numbers from the seed, all parameters, see RETENTION_PARAMS):
+Host capture (HostArchive, every frame): at most max_images frames stay in live/; the
+oldest beyond that move (a rename, never a copy) to processed/ with their metadata, and
+processed/ is kept within processed_max_mb and processed_max_images by deleting its
+oldest frames. So nothing the container may not have seen yet is deleted from live/.
+
+The supervisor's policy (all parameters, see RETENTION_PARAMS):
 
 - live/: a frame older than archive_after_s (4 h, by the capture time in its name) moves
   to processed/ together with its metadata (processed/<stem>.jpg beside
   processed/<stem>.json). More than max_live_images (1000) frames in live/ triggers a
   cleanup at once, and the oldest beyond that number move to processed/ as if aged.
-- processed/: frames and metadata older than processed_max_age_s (24 h) are deleted.
-- emergency, free disk below emergency_free_percent (10 %): the emergency_keep_live (50)
-  newest frames stay in live/, every older one is deleted with its metadata, and
-  processed/ is emptied (of our files).
+  These are the backstop for a host whose max_images is raised (or another writer).
+- processed/: frames and metadata older than processed_max_age_s (24 h) are deleted,
+  and the oldest beyond processed_max_mb / processed_max_images.
+- emergency, free disk below emergency_free_percent (10 %): processed/ is emptied (of our
+  files) first, then the emergency_keep_live (50) newest frames stay in live/ and every
+  older one is deleted with its metadata. An emergency never moves a frame into
+  processed/: that would free nothing on the same disk. A run that frees nothing names
+  the largest entries that are not ours (space_holders).
 - leftovers of interrupted hand-offs (remove_orphans) are deleted too.
+
+Problems that stop a rule from working (free space that cannot be measured, a missing
+processed/) are reported in RetentionResult.problems, one sentence each saying what
+is done about it, for the caller to log once per episode and show on /diagnostics.
 
 Whatever the rule, a frame younger than min_age_s (the graph's max_frame_age_s, by its
 name or its mtime, whichever is younger) is never moved or deleted, foreign files and
@@ -36,6 +50,7 @@ directories are never touched, and a directory that resolves outside capture_dir
 refused. dry_run reports the same result without changing anything.
 """
 
+from collections import deque
 from dataclasses import asdict, dataclass, field
 import logging
 import os
@@ -43,19 +58,34 @@ from pathlib import Path
 import shutil
 import stat
 import time
-from typing import Iterator, List, Mapping, Optional, Tuple
+from typing import Deque, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.core.volume.layout import (
-    FRAME_SUFFIX, is_frame_name, list_frames_sorted, METADATA_SUFFIX, stem_capture_time,
-    VolumeLayout)
+    FRAME_SUFFIX, is_frame_name, iter_frames, list_frames_sorted, METADATA_SUFFIX,
+    stem_capture_time, VolumeLayout)
 
 __all__ = [
-    'RETENTION_PARAMS', 'RetentionPolicy', 'RetentionResult', 'cleanup_due',
-    'disk_free_percent', 'remove_frame', 'remove_orphans', 'run_retention', 'trim_live',
+    'ARCHIVE_PARAMS', 'HostArchive', 'RETENTION_PARAMS', 'RetentionPolicy', 'RetentionResult',
+    'cleanup_due', 'disk_free_percent', 'measure_free_percent', 'remove_frame',
+    'remove_orphans', 'run_retention', 'space_holders', 'trim_live',
 ]
 
 _log = logging.getLogger('framebridge.retention')
+
+MB = 1e6
+
+# Shared by host capture and the supervisor: both keep processed/ within these bounds.
+ARCHIVE_PARAMS = (
+    ParamSpec('processed_max_mb', 4096.0,
+              'processed/ holds at most this many MB of frames and metadata; the oldest '
+              'beyond it are deleted (0: frames leaving live/ are deleted, not archived).',
+              min_value=0.0, max_value=1.0e9),
+    ParamSpec('processed_max_images', 86400,
+              'processed/ holds at most this many frames (86400: a day at 1 fps); the '
+              'oldest beyond it are deleted (0: nothing is archived).',
+              min_value=0, max_value=100000000),
+)
 
 RETENTION_PARAMS = (
     ParamSpec('archive_after_s', 4 * 3600.0,
@@ -67,9 +97,11 @@ RETENTION_PARAMS = (
     ParamSpec('processed_max_age_s', 24 * 3600.0,
               'Frames in processed/ older than this (capture time) are deleted.',
               min_value=1.0, max_value=3650 * 86400.0),
+    *ARCHIVE_PARAMS,
     ParamSpec('emergency_free_percent', 10.0,
-              'Below this free disk space (percent) cleanup is an emergency: only the '
-              'emergency_keep_live newest frames stay, processed/ is emptied.',
+              'Below this free disk space (percent) cleanup is an emergency: processed/ '
+              'is emptied, then only the emergency_keep_live newest frames stay in live/; '
+              'it runs again as soon as due while each run frees space.',
               min_value=0.0, max_value=100.0),
     ParamSpec('emergency_keep_live', 50, 'Frames kept in live/ by an emergency cleanup.',
               min_value=0, max_value=10000000),
@@ -85,6 +117,8 @@ class RetentionPolicy:
     archive_after_s: float = 4 * 3600.0
     max_live_images: int = 1000
     processed_max_age_s: float = 24 * 3600.0
+    processed_max_mb: float = 4096.0
+    processed_max_images: int = 86400
     emergency_free_percent: float = 10.0
     emergency_keep_live: int = 50
     dry_run: bool = False
@@ -112,6 +146,14 @@ class RetentionResult:
     free_percent_before: Optional[float] = None
     free_percent_after: Optional[float] = None
     emergency_below_percent: Optional[float] = None
+    # What stopped a rule from working: key -> what happened and what is done about it.
+    problems: Dict[str, str] = field(default_factory=dict)
+    # A run that had to free space and freed nothing: the largest entries not ours.
+    holders: List[Tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def freed_nothing(self) -> bool:
+        return not self.dry_run and not self.bytes_freed and not self.moved
 
     def summary(self) -> str:
         """Return one line for people: what happened, bytes freed, problems."""
@@ -137,13 +179,20 @@ def _percent(value: Optional[float]) -> str:
     return '?' if value is None else f'{value:.3g} %'
 
 
-def disk_free_percent(path: 'os.PathLike[str] | str') -> Optional[float]:
-    """Free space (what an unprivileged user may still write) in percent, None if unknown."""
+def measure_free_percent(path: 'os.PathLike[str] | str') -> Tuple[Optional[float], str]:
+    """Return (free space in percent, ''), or (None, why it cannot be measured)."""
     try:
         usage = shutil.disk_usage(path)
-    except OSError:
-        return None
-    return 100.0 * usage.free / usage.total if usage.total else None
+    except OSError as error:
+        return None, f'{error.strerror or error} ({path})'
+    if not usage.total:
+        return None, f'the file system of {path} reports a size of 0'
+    return 100.0 * usage.free / usage.total, ''
+
+
+def disk_free_percent(path: 'os.PathLike[str] | str') -> Optional[float]:
+    """Free space (what an unprivileged user may still write) in percent, None if unknown."""
+    return measure_free_percent(path)[0]
 
 
 def cleanup_due(*, live_count: int, free_percent: Optional[float],
@@ -175,6 +224,144 @@ def trim_live(layout: VolumeLayout, *, max_images: int) -> List[str]:
     if excess:
         _log.debug('retention removed %d frame(s), oldest %s', len(excess), excess[0].name)
     return [frame.name for frame in excess]
+
+
+class HostArchive:
+    """
+    Host capture's retention: live/ kept at max_images, the oldest moved to processed/.
+
+    processed/ is kept within processed_max_mb / processed_max_images by deleting its
+    oldest frames. What processed/ holds is tallied in memory (a rename costs no scan)
+    and recounted every rescan_s, since the supervisor deletes there too.
+    """
+
+    def __init__(self, layout: VolumeLayout, *, max_images: int, processed_max_mb: float,
+                 processed_max_images: int, rescan_s: float = 600.0) -> None:
+        self.layout, self.max_images = layout, max_images
+        self.max_bytes, self.max_frames = processed_max_mb * MB, processed_max_images
+        self.rescan_s = rescan_s
+        self.moved = self.removed = 0
+        self._tally: Deque[Tuple[str, int]] = deque()  # (frame name, bytes), oldest first
+        self._tally_bytes = 0
+        self._counted_at: Optional[float] = None
+
+    @classmethod
+    def from_params(cls, layout: VolumeLayout, params: Mapping) -> 'HostArchive':
+        return cls(layout, max_images=params['max_images'],
+                   processed_max_mb=params['processed_max_mb'],
+                   processed_max_images=params['processed_max_images'])
+
+    @property
+    def archiving(self) -> bool:
+        return self.max_bytes > 0 and self.max_frames > 0
+
+    def trim(self) -> None:
+        """Move the frames beyond max_images to processed/ (or delete them: no archive)."""
+        layout = self.layout
+        if not layout.contains(layout.live):
+            _log.error('%s resolves outside %s: nothing moved there', layout.live, layout.root)
+            return
+        names = sorted(entry.name for entry in iter_frames(layout))  # no Path per frame
+        excess = names[:max(0, len(names) - self.max_images)]
+        if not excess:
+            return
+        if not (self.archiving and layout.processed.is_dir()
+                and layout.contains(layout.processed)):
+            for name in excess:
+                remove_frame(layout, name)
+            self.removed += len(excess)
+            return
+        self._recount_if_due()
+        for name in excess:
+            size = _move_to_processed(layout, name)
+            if size is not None:
+                self._tally.append((name, size))
+                self._tally_bytes += size
+                self.moved += 1
+        while self._tally and (len(self._tally) > self.max_frames
+                               or self._tally_bytes > self.max_bytes):
+            name, size = self._tally.popleft()
+            self._tally_bytes -= size
+            _remove_processed(layout, name)
+            self.removed += 1
+
+    def _recount_if_due(self) -> None:
+        now = time.monotonic()
+        if self._counted_at is not None and now - self._counted_at < self.rescan_s:
+            return
+        self._counted_at = now
+        sizes: Dict[str, int] = {}
+        for name in os.listdir(self.layout.processed):
+            if _is_our_name(name):
+                stem = name.rsplit('.', 1)[0]
+                try:
+                    sizes[stem] = sizes.get(stem, 0) + os.lstat(
+                        self.layout.processed / name).st_size
+                except FileNotFoundError:
+                    continue
+        self._tally = deque((stem + FRAME_SUFFIX, size) for stem, size in sorted(sizes.items()))
+        self._tally_bytes = sum(sizes.values())
+
+
+def _move_to_processed(layout: VolumeLayout, name: str) -> Optional[int]:
+    """Rename a frame and its metadata from live/ to processed/; return their bytes."""
+    stem = name[:-len(FRAME_SUFFIX)]
+    metadata = layout.metadata / (stem + METADATA_SUFFIX)
+    size = 0
+    try:
+        if os.path.lexists(metadata):
+            size += os.lstat(metadata).st_size
+            os.rename(metadata, layout.processed / (stem + METADATA_SUFFIX))
+        size += os.lstat(layout.live / name).st_size
+        os.rename(layout.live / name, layout.processed / name)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        _log.warning('could not move %s to processed/: %s; deleted instead', name, error)
+        remove_frame(layout, name)
+        return None
+    return size
+
+
+def _remove_processed(layout: VolumeLayout, name: str) -> None:
+    (layout.processed / name).unlink(missing_ok=True)
+    (layout.processed / (name[:-len(FRAME_SUFFIX)] + METADATA_SUFFIX)).unlink(missing_ok=True)
+
+
+def space_holders(layout: VolumeLayout, *, limit: int = 3) -> List[Tuple[str, int]]:
+    """
+    Return the largest entries of the disk that are not our frames, biggest first.
+
+    Files in the volume that are not ours by path (relative to capture_dir; sizes are
+    what they occupy, so a sparse file counts what it really uses), and, as
+    'outside capture_dir', what the rest of the file system uses.
+    """
+    found: List[Tuple[str, int]] = []
+    ours = 0
+    for directory, subdirectories, names in os.walk(layout.root):
+        subdirectories[:] = [d for d in subdirectories
+                             if not os.path.islink(os.path.join(directory, d))]
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            used = info.st_blocks * 512 if stat.S_ISREG(info.st_mode) else 0
+            if _is_our_name(name) and os.path.dirname(path) != str(layout.tmp):
+                ours += used
+            elif used:
+                found.append((os.path.relpath(path, layout.root), used))
+    found.sort(key=lambda entry: -entry[1])
+    try:
+        usage = shutil.disk_usage(layout.root)
+    except OSError:
+        return found[:limit]
+    outside = usage.total - usage.free - ours - sum(size for _, size in found)
+    if outside > 0:
+        found.append(('outside capture_dir', outside))
+        found.sort(key=lambda entry: -entry[1])
+    return found[:limit]
 
 
 def _orphans(layout: VolumeLayout, cutoff: float) -> Iterator[os.DirEntry]:
@@ -321,38 +508,28 @@ def run_retention(layout: VolumeLayout, policy: RetentionPolicy, *,
     Apply the policy to the volume once and return what was done.
 
     free_percent overrides the measured free disk space (shutil.disk_usage); now
-    overrides the clock. Never raises for a file problem: those land in result.errors.
+    overrides the clock. Never raises for a file problem: those land in result.errors,
+    and what keeps a rule from working in result.problems.
     """
     now = time.time() if now is None else now
-    measured = disk_free_percent(layout.root) if free_percent is None else free_percent
+    measured, why = ((free_percent, '') if free_percent is not None
+                     else measure_free_percent(layout.root))
     result = RetentionResult(dry_run=policy.dry_run, free_percent_before=measured,
                              emergency_below_percent=policy.emergency_free_percent)
+    if measured is None:
+        result.problems['free_space_unknown'] = (
+            f'free disk space cannot be measured: {why}; emergency cleanup cannot start '
+            'until it can, the age and count rules still run')
     result.emergency = measured is not None and measured < policy.emergency_free_percent
     cleaner = _Cleaner(layout, policy, now, result)
-    processed_ok = cleaner.usable(layout.processed)
+    processed_ok = _processed_usable(cleaner, result)
 
+    if result.emergency and processed_ok:  # processed/ first: it holds the oldest frames
+        _purge_processed(cleaner, everything=True)
     if cleaner.usable(layout.live):
-        live = [(name, info) for name, info in cleaner.entries(layout.live)
-                if name.endswith(FRAME_SUFFIX)]
-        if result.emergency:
-            doomed = live[:max(0, len(live) - policy.emergency_keep_live)]
-        else:
-            overflow = max(0, len(live) - policy.max_live_images)
-            doomed = [(name, info) for index, (name, info) in enumerate(live)
-                      if index < overflow or cleaner.age(name, info) > policy.archive_after_s]
-        for name, info in doomed:
-            if cleaner.young(name, info):
-                result.kept_young += 1
-            elif result.emergency:
-                cleaner.delete_frame(name, info)
-            elif processed_ok:
-                cleaner.archive_frame(name)
-
-    if processed_ok:
-        for name, info in cleaner.entries(layout.processed):
-            expired = result.emergency or cleaner.age(name, info) > policy.processed_max_age_s
-            if expired and not cleaner.young(name, info):
-                cleaner.unlink(layout.processed / name, info)
+        _retire_live(cleaner, processed_ok)
+    if processed_ok and not result.emergency:
+        _purge_processed(cleaner, everything=False)
 
     if cleaner.metadata_ok and cleaner.inside(layout.tmp):
         for entry in list(_orphans(layout, now - policy.orphan_age_s)):
@@ -360,6 +537,82 @@ def run_retention(layout: VolumeLayout, policy: RetentionPolicy, *,
 
     result.free_percent_after = (measured if policy.dry_run or free_percent is not None
                                  else disk_free_percent(layout.root))
-    _log.log(logging.WARNING if result.emergency or result.errors else logging.INFO,
-             'cleanup: %s', result.summary())
+    if result.emergency and result.freed_nothing:
+        result.holders = space_holders(layout)
+    _log.debug('cleanup: %s', result.summary())
     return result
+
+
+def _processed_usable(cleaner: '_Cleaner', result: RetentionResult) -> bool:
+    """Tell whether processed/ can be used; recreate it if it is missing."""
+    processed = cleaner.layout.processed
+    if cleaner.usable(processed):
+        return True
+    if os.path.lexists(processed) and not processed.is_dir():
+        result.problems['processed_missing'] = (
+            f'{processed} is not a directory: aged frames stay in live/ and processed/ '
+            'is not purged until it is one')
+        return False
+    if not cleaner.inside(processed):
+        return False
+    if cleaner.policy.dry_run:
+        result.problems['processed_missing'] = (
+            f'{processed} is missing (a real run creates it again)')
+        return False
+    try:
+        processed.mkdir(exist_ok=True)
+    except OSError as error:
+        result.problems['processed_missing'] = (
+            f'{processed} is missing and cannot be created ({error.strerror}): aged '
+            'frames stay in live/ until it exists')
+        return False
+    result.problems['processed_missing'] = f'{processed} was missing: created it again'
+    return True
+
+
+def _retire_live(cleaner: '_Cleaner', processed_ok: bool) -> None:
+    """Delete (emergency) or archive the live/ frames the policy retires."""
+    policy, result = cleaner.policy, cleaner.result
+    live = [(name, info) for name, info in cleaner.entries(cleaner.layout.live)
+            if name.endswith(FRAME_SUFFIX)]
+    if result.emergency:
+        doomed = live[:max(0, len(live) - policy.emergency_keep_live)]
+    else:
+        overflow = max(0, len(live) - policy.max_live_images)
+        doomed = [(name, info) for index, (name, info) in enumerate(live)
+                  if index < overflow or cleaner.age(name, info) > policy.archive_after_s]
+    left = 0
+    for name, info in doomed:
+        if cleaner.young(name, info):
+            result.kept_young += 1
+        elif result.emergency:
+            cleaner.delete_frame(name, info)
+        elif processed_ok:
+            cleaner.archive_frame(name)
+        else:
+            left += 1
+    if left:
+        problem = result.problems.get('processed_missing', 'processed/ cannot be used')
+        result.problems['processed_missing'] = f'{problem}; {left} frame(s) left in live/'
+
+
+def _purge_processed(cleaner: '_Cleaner', *, everything: bool) -> None:
+    """Delete what processed/ may not keep: all of it, or the expired and over the bounds."""
+    policy, processed = cleaner.policy, cleaner.layout.processed
+    entries = cleaner.entries(processed)
+    frames: Dict[str, int] = {}
+    for name, info in entries:
+        stem = name.rsplit('.', 1)[0]
+        frames[stem] = frames.get(stem, 0) + info.st_size
+    count, total = len(frames), sum(frames.values())
+    doomed = set()
+    for stem, size in sorted(frames.items()):  # oldest first: over the bounds
+        if count <= policy.processed_max_images and total <= policy.processed_max_mb * MB:
+            break
+        doomed.add(stem)
+        count, total = count - 1, total - size
+    for name, info in entries:
+        expired = (everything or name.rsplit('.', 1)[0] in doomed
+                   or cleaner.age(name, info) > policy.processed_max_age_s)
+        if expired and not cleaner.young(name, info):
+            cleaner.unlink(processed / name, info)

@@ -14,13 +14,17 @@
 
 """Retention policy on real directories: moves, expiry, emergency, and what must survive."""
 
+import errno
 import os
+import shutil
 
 from framebridge_ros.core.params import validate_params
-from framebridge_ros.core.volume.layout import commit_frame, frame_stem
+from framebridge_ros.core.volume.layout import commit_frame, frame_stem, list_frames_sorted
 from framebridge_ros.core.volume.retention import (
-    cleanup_due, disk_free_percent, RETENTION_PARAMS, RetentionPolicy, run_retention)
+    cleanup_due, disk_free_percent, HostArchive, RETENTION_PARAMS, RetentionPolicy,
+    run_retention, space_holders)
 import pytest
+from small_disk import grow_file, MIB, tmpfs
 
 NOW = 1800000000.0
 H = 3600.0
@@ -78,9 +82,15 @@ def _ages(layout, directory):
                              # nor moved by the overflow rule
                              ([1, 2, 3], [], {'max_live_images': 1, 'min_age_s': 5.0}, 50.0,
                               [1, 2, 3], [], 0, 0, 2),
+                             # processed/ bounded by count: the oldest beyond it go
+                             ([], [H, 2 * H, 3 * H, 4 * H], {'processed_max_images': 2},
+                              50.0, [], [H, 2 * H], 0, 4, 0),
+                             # and by size (a frame is 1000 + 8 bytes here)
+                             ([5 * H], [H, 2 * H, 3 * H], {'processed_max_mb': 0.0025},
+                              50.0, [], [H, 2 * H], 1, 4, 0),
                          ], ids=['aged', 'overflow', 'processed_expiry', 'emergency',
                                  'threshold_is_not_emergency', 'young_emergency',
-                                 'young_overflow'])
+                                 'young_overflow', 'processed_count', 'processed_size'])
 def test_policy_table(volume, live, processed, policy, free, live_after, processed_after,
                       moved, removed, kept_young):
     sequence = 0
@@ -206,3 +216,104 @@ def test_policy_from_params_uses_the_seed_numbers_and_disk_free_is_a_percentage(
         4 * H, 1000, 24 * H, 10.0, 50)
     assert 0.0 <= disk_free_percent(tmp_path) <= 100.0
     assert disk_free_percent(tmp_path / 'missing') is None
+
+
+def test_emergency_empties_processed_first_and_moves_nothing(volume):
+    for sequence, age in enumerate([10, 20, 30, 40], start=1):
+        _frame(volume, age_s=age, sequence=sequence)
+    for sequence, age in enumerate([H, 2 * H], start=10):
+        _frame(volume, age_s=age, sequence=sequence, where='processed')
+    result = run_retention(volume, RetentionPolicy(emergency_keep_live=2, archive_after_s=15),
+                           now=NOW, free_percent=1.0)
+    assert not result.moved, 'an emergency never moves frames onto the same full disk'
+    assert [path.split('/')[0] for path in result.removed] == ['processed'] * 4 + ['live',
+                                                                                   'metadata'] * 2
+    assert _ages(volume, volume.live) == [10, 20] and not list(volume.processed.iterdir())
+
+
+def test_free_space_that_cannot_be_measured_is_a_problem_not_silence(volume, monkeypatch):
+    """Issue 16: a failing disk_usage used to disable the emergency without a word."""
+    _frame(volume, age_s=5 * H, sequence=1)
+
+    def broken(path):
+        raise OSError(errno.EIO, 'Input/output error')
+
+    monkeypatch.setattr(shutil, 'disk_usage', broken)
+    result = run_retention(volume, RetentionPolicy(), now=NOW)
+    assert 'free_space_unknown' in result.problems
+    assert 'emergency cleanup cannot start' in result.problems['free_space_unknown']
+    assert 'Input/output error' in result.problems['free_space_unknown']
+    assert len(result.moved) == 1, 'the age rule still runs'
+
+
+def test_a_missing_processed_directory_is_created_again_and_reported(volume):
+    """Issue 16: a missing processed/ left aged frames in live/ with no error recorded."""
+    _frame(volume, age_s=5 * H, sequence=1)
+    volume.processed.rmdir()
+    result = run_retention(volume, RetentionPolicy(), now=NOW, free_percent=50.0)
+    assert 'created it again' in result.problems['processed_missing']
+    assert len(result.moved) == 1 and _ages(volume, volume.processed) == [5 * H]
+    assert not run_retention(volume, RetentionPolicy(), now=NOW, free_percent=50.0).problems
+
+
+def test_a_processed_path_that_is_no_directory_leaves_frames_in_live_and_says_so(volume):
+    _frame(volume, age_s=5 * H, sequence=1)
+    volume.processed.rmdir()
+    volume.processed.write_bytes(b'not a directory')
+    result = run_retention(volume, RetentionPolicy(), now=NOW, free_percent=50.0)
+    problem = result.problems['processed_missing']
+    assert 'is not a directory' in problem and '1 frame(s) left in live/' in problem
+    assert _ages(volume, volume.live) == [5 * H]
+    assert volume.processed.read_bytes() == b'not a directory'
+
+
+def test_host_archive_moves_what_leaves_live_and_keeps_processed_bounded(volume):
+    frames = [_frame(volume, age_s=100 - i, sequence=i) for i in range(10)]
+    archive = HostArchive(volume, max_images=3, processed_max_mb=1.0, processed_max_images=4)
+    archive.trim()
+    assert list_frames_sorted(volume) == frames[-3:]
+    assert sorted(p.name for p in volume.processed.glob('*.jpg')) == [
+        f.name for f in frames[3:7]], 'the newest 4 of those moved stay in processed/'
+    assert sorted(p.name for p in volume.processed.glob('*.json')) == [
+        f.stem + '.json' for f in frames[3:7]]
+    assert (archive.moved, archive.removed) == (7, 3)
+    no_archive = HostArchive(volume, max_images=1, processed_max_mb=0.0,
+                             processed_max_images=4)
+    no_archive.trim()
+    assert list_frames_sorted(volume) == frames[-1:] and no_archive.removed == 2
+    assert len(list(volume.processed.glob('*.jpg'))) == 4
+
+
+def test_space_holders_name_the_largest_foreign_entries(tmp_path):
+    with tmpfs(tmp_path / 'disk', 8, skip=pytest.skip) as root:
+        from framebridge_ros.core.volume.layout import VolumeLayout
+        volume = VolumeLayout.at(root)
+        volume.ensure()
+        _frame(volume, age_s=10, sequence=1, size=200_000)
+        grow_file(volume.live / 'recording.bin', leave_free_bytes=4 * MIB)
+        (volume.processed / 'notes.txt').write_bytes(b'x' * 300_000)
+        holders = space_holders(volume)
+        assert holders[0][0] == 'live/recording.bin' and holders[0][1] > 3 * MIB
+        assert holders[1][0] == 'processed/notes.txt'
+        assert all(not name.endswith('.jpg') or 'recording' in name for name, _ in holders)
+
+
+def test_processed_full_on_a_small_disk_the_emergency_empties_it_first(tmp_path):
+    with tmpfs(tmp_path / 'disk', 16, skip=pytest.skip) as root:
+        from framebridge_ros.core.volume.layout import VolumeLayout
+        volume = VolumeLayout.at(root)
+        volume.ensure()
+        for sequence in range(60):  # 60 live frames of 20 kB, a minute old
+            _frame(volume, age_s=120 - sequence, sequence=sequence, size=20_000)
+        sequence = 100
+        while disk_free_percent(root) > 8.0:  # archived frames fill the disk
+            _frame(volume, age_s=5 * H + sequence, sequence=sequence, where='processed',
+                   size=200_000)
+            sequence += 1
+        result = run_retention(volume, RetentionPolicy(), now=NOW)
+        assert result.emergency and not result.moved
+        archived = 2 * (sequence - 100)
+        assert all(path.startswith('processed/') for path in result.removed[:archived])
+        assert not list(volume.processed.iterdir())
+        assert len(list_frames_sorted(volume)) == 50, 'the newest 50 stay in live/'
+        assert result.free_percent_after > 50.0
