@@ -38,6 +38,9 @@ os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 
 TEST_DIR = Path(__file__).resolve().parent
 FAKE_BIN = TEST_DIR / 'fake_bin'
+FAKE_PICAMERA2 = TEST_DIR / 'fake_picamera2'
+FAKE_IMX500_MODEL = (FAKE_PICAMERA2 / 'models'
+                     / 'imx500_network_ssd_mobilenetv2_fpnlite_320x320_pp.rpk')
 
 
 @pytest.fixture
@@ -67,3 +70,26 @@ def volume(tmp_path):
     layout = VolumeLayout.at(tmp_path / 'volume')
     layout.ensure()
     return layout
+
+
+def _forget_fake_picamera2() -> None:
+    for name in list(sys.modules):
+        if name == 'picamera2' or name.startswith('picamera2.') or name == 'fake_imx500_sensor':
+            del sys.modules[name]
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch):
+    """
+    Put the fake picamera2 package on sys.path and PYTHONPATH; return its model file.
+
+    Its modules are forgotten before and after the test, so every test starts with a
+    camera never opened (the fake keeps per-process state, as a real device does).
+    """
+    _forget_fake_picamera2()
+    monkeypatch.syspath_prepend(str(FAKE_PICAMERA2))
+    monkeypatch.setenv('PYTHONPATH', os.pathsep.join(
+        [str(FAKE_PICAMERA2)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep)
+                                 if p]))
+    yield FAKE_IMX500_MODEL
+    _forget_fake_picamera2()

@@ -39,8 +39,9 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, Optional, Sequence
 
-from framebridge_ros.core.cameras.backend import CameraError, CaptureBackend
+from framebridge_ros.core.cameras.backend import CameraError, CaptureBackend, CaptureResult
 from framebridge_ros.core.cameras.factory import make_backend, SOURCES
+from framebridge_ros.core.cameras.picamera2_imx500 import DEFAULT_IMX500_MODEL
 from framebridge_ros.core.params import ParameterError, ParamSpec, validate_params
 from framebridge_ros.core.volume.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
 from framebridge_ros.core.volume.layout import (
@@ -57,8 +58,9 @@ CAPTURE_PARAMS = (
     ParamSpec('capture_dir', '/mnt/storage/camera_capture',
               'Root of the shared volume (live/, metadata/, processed/, .tmp/ below it).'),
     ParamSpec('source', 'rpicam', 'Camera back-end: rpicam (one rpicam-still per frame), '
-              'persistent (one long-running rpicam-still) or simulated (synthetic scene).',
-              choices=SOURCES),
+              'persistent (one long-running rpicam-still), picamera2 (one long-running '
+              'camera with the IMX500 network: on-sensor detections per frame) or '
+              'simulated (synthetic scene).', choices=SOURCES),
     ParamSpec('interval_s', 1.0, 'Seconds between capture starts.',
               min_value=0.02, max_value=3600.0),
     ParamSpec('width', 4056, 'Image width in pixels.', min_value=64, max_value=16384),
@@ -78,6 +80,14 @@ CAPTURE_PARAMS = (
               min_value=0, max_value=100000000),
     ParamSpec('max_consecutive_errors', 5, 'Failed captures in a row before the camera '
               'back-end is restarted (with back-off).', min_value=1, max_value=10000),
+    ParamSpec('imx500_model', DEFAULT_IMX500_MODEL, 'picamera2: IMX500 network file (.rpk) '
+              'whose detections go into the metadata of each frame; empty = no network, plain '
+              'stills. A file that does not exist fails start-up.'),
+    ParamSpec('detection_threshold', 0.5, 'On-sensor detections (picamera2, or rpicam-still '
+              'with an IMX500 tensor): lowest score kept in the metadata.',
+              min_value=0.0, max_value=1.0),
+    ParamSpec('detection_classes', [], 'On-sensor detections: COCO class names kept in the '
+              "metadata, e.g. ['car', 'truck']; empty = every class."),
     ParamSpec('simulated_day_cycle_s', 0.0, 'Simulated camera only: seconds for a whole '
               'simulated day (0 keeps the light and clouds fixed).',
               min_value=0.0, max_value=1.0e7),
@@ -103,6 +113,41 @@ class CaptureStats:
     last_error: str = ''
     last_frame: str = ''
     durations_s: Deque[float] = field(default_factory=lambda: deque(maxlen=100))
+    camera_metadata_dropped: int = 0
+    last_camera_metadata_problem: str = ''
+    frames_without_detections: int = 0  # `detections: null`: the camera gave no result
+    last_detections_reason: str = ''
+    backend_values: Dict[str, Any] = field(default_factory=dict)
+
+
+class Episode:
+    """
+    A recurring per-frame problem, logged once when it starts and once when it is over.
+
+    It is over after calm_frames frames in a row without it, so a problem on every
+    other frame (rpicam-still without --zsl loses the tensor so) is one episode, not a
+    log line per frame. started and ended are %-format texts over frame, problem, total.
+    """
+
+    def __init__(self, *, started: str, ended: str, calm_frames: int = 30) -> None:
+        self._started, self._ended = started, ended
+        self._calm_frames = calm_frames
+        self._active = False
+        self._calm = 0
+
+    def update(self, problem: str, *, frame: str, total: int) -> None:
+        """Take this frame's problem ('' for none) and log a start or an end."""
+        values = {'frame': frame, 'problem': problem, 'total': total}
+        if problem:
+            self._calm = 0
+            if not self._active:
+                self._active = True
+                _log.warning(self._started, values)
+            return
+        self._calm += 1
+        if self._active and self._calm >= self._calm_frames:
+            self._active = False
+            _log.info(self._ended, values)
 
 
 class HostCapture:
@@ -128,6 +173,16 @@ class HostCapture:
         self._restarts_in_a_row = 0
         self._closed = False
         self.backoff_s = 0.0
+        self._metadata_episode = Episode(
+            started='%(frame)s: %(problem)s; frames land without the camera metadata (no '
+                    'Lux, exposure or sensor time for the analysers) until it is readable '
+                    'again',
+            ended='camera metadata readable again (%(total)d frames without it so far)')
+        self._detections_episode = Episode(
+            started='%(frame)s has no on-sensor detections (%(problem)s): such frames say '
+                    'detections null, "no information", and are counted in '
+                    'frames_without_detections',
+            ended='on-sensor detections steady again (%(total)d frames without them so far)')
 
     def start(self) -> None:
         """Create the volume and start the camera back-end; raise with a clear message."""
@@ -135,6 +190,17 @@ class HostCapture:
         self.layout.ensure()
         remove_orphans(self.layout)
         self._backend = self._backend_factory(self.params)
+
+    def refresh_backend_values(self) -> None:
+        """Copy the back-end's own health values (camera state) into the stats now."""
+        backend = self._backend
+        if backend is not None:
+            self.stats.backend_values = backend.health_values()
+
+    @property
+    def min_interval_s(self) -> float:
+        backend = self._backend
+        return backend.min_interval_s if backend is not None else 0.0
 
     @property
     def source(self) -> str:
@@ -177,6 +243,7 @@ class HostCapture:
                 width=info.width, height=info.height, quality=self.params['quality'],
                 jpeg=jpeg, source=backend.source, capture_duration_s=duration,
                 camera=result.camera, ground_truth=result.ground_truth)
+            metadata.update(result.frame_fields)
             stem = frame_stem(capture_time=result.capture_time, sequence=self._sequence)
             metadata_json = dump_metadata(metadata)
             frame = self._with_room(
@@ -193,6 +260,7 @@ class HostCapture:
             return None
         self._last_frame_bytes = len(jpeg)
         self._record_success(frame, result.capture_time, duration)
+        self._record_camera_extras(frame, result, backend)
         try:
             self.archive.trim()
         except OSError as error:
@@ -220,6 +288,23 @@ class HostCapture:
         stats.durations_s.append(duration)
         self._restarts_in_a_row = 0
         self.backoff_s = 0.0
+
+    def _record_camera_extras(self, frame: Path, result: CaptureResult,
+                              backend: CaptureBackend) -> None:
+        stats = self.stats
+        stats.backend_values = backend.health_values()
+        problem = result.camera_problem
+        stats.camera_metadata_dropped += bool(problem)
+        stats.last_camera_metadata_problem = problem
+        self._metadata_episode.update(problem, frame=frame.name,
+                                      total=stats.camera_metadata_dropped)
+        fields = result.frame_fields
+        reason = fields.get('detections_reason', '') if (
+            'detections' in fields and fields['detections'] is None) else ''
+        stats.frames_without_detections += bool(reason)
+        stats.last_detections_reason = reason
+        self._detections_episode.update(reason, frame=frame.name,
+                                        total=stats.frames_without_detections)
 
     def _record_error(self, error: Exception) -> None:
         stats = self.stats
@@ -286,6 +371,7 @@ class CaptureRunner:
         interval = self._capture.params['interval_s']
         next_start = time.monotonic()
         while not self._stop.is_set():
+            interval = self._pace(interval)
             try:
                 frame = self._capture.capture_once()
                 if self._on_frame is not None:
@@ -296,6 +382,15 @@ class CaptureRunner:
             next_start = max(next_start + interval, time.monotonic())
             next_start += self._capture.backoff_s
             self._stop.wait(max(0.0, next_start - time.monotonic()))
+
+    def _pace(self, interval: float) -> float:
+        # Never faster than the camera can give a fresh result (the IMX500's inference).
+        floor = self._capture.min_interval_s
+        if interval < floor:
+            _log.warning('interval_s=%g is shorter than one network inference (%.3f s); '
+                         'capturing every %.3f s', interval, floor, floor)
+            return floor
+        return interval
 
 
 def build_argument_parser(specs: Sequence[ParamSpec] = CAPTURE_PARAMS

@@ -74,6 +74,11 @@ def capture_health(stats, *, now: float, interval_s: float, started_at: float,
         'capture_duration_median_ms': '-' if median is None else round(1000 * median, 1),
         'last_error': stats.last_error or '-',
         **({} if space is None else _space_values(space)),
+        'camera_metadata_dropped': stats.camera_metadata_dropped,
+        'last_camera_metadata_problem': stats.last_camera_metadata_problem or '-',
+        'frames_without_detections': stats.frames_without_detections,
+        'last_detections_reason': stats.last_detections_reason or '-',
+        **stats.backend_values,
     }
     if space is not None and space.starved:
         return Health(Level.ERROR, f'disk full: {space.frames_discarded} frame(s) discarded; '

@@ -15,9 +15,10 @@
 """
 host_capture: the host side of the hand-off as a ROS 2 node.
 
-Captures frames with rpicam-still (one-shot or persistent) or the simulated camera
-into <capture_dir>/live/ through the atomic hand-off of core.capture, on a thread of
-its own so the executor never waits on the camera. Publishes its state on
+Captures frames with rpicam-still (one-shot or persistent), picamera2 (with the
+IMX500's on-sensor detections in each frame's metadata) or the simulated camera into
+<capture_dir>/live/ through the atomic hand-off of core.capture, on a thread of its own
+so the executor never waits on the camera. Publishes its state on
 /diagnostics once a second. Parameters: see core.capture.CAPTURE_PARAMS
 (`ros2 param describe /host_capture <name>`); a change at run time restarts the
 capture with the new values.
@@ -104,6 +105,7 @@ class HostCaptureNode(Node):
     def _publish_diagnostics(self) -> None:
         if self._capture is None:
             return
+        self._capture.refresh_backend_values()
         health = capture_health(self._capture.stats, now=time.time(),
                                 interval_s=self._capture.params['interval_s'],
                                 started_at=self._started_at, source=self._capture.source,

@@ -88,8 +88,8 @@ def test_rpicam_one_shot_is_called_with_the_seed_flags(tmp_path, fake_camera_env
     ('truncated', 'truncated'),
     ('empty', 'too small'),
 ])
-def test_faulty_captures_are_discarded_with_a_reason(tmp_path, fake_camera_env, monkeypatch,
-                                                     mode, message):
+def test_faulty_captures_are_discarded_with_a_reason(
+        tmp_path, fake_camera_env, monkeypatch, mode, message):
     monkeypatch.setenv('FAKE_RPICAM_MODE', mode)
     capture = _capture(tmp_path, source='rpicam')
     assert capture.capture_once() is None
@@ -234,3 +234,80 @@ def test_cli_runs_without_ros_and_hands_off_frames(tmp_path):
                           '--interval_s', '-1', '--capture_dir', str(volume)],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and 'interval_s=-1.0 is below' in bad.stderr
+
+
+@pytest.mark.parametrize('mode, problem', [
+    ('garbage', 'camera metadata is not JSON'),
+    ('huge', 'over the 262144 byte limit'),
+])
+def test_unreadable_camera_metadata_is_logged_once_counted_and_reported(
+        tmp_path, fake_camera_env, monkeypatch, caplog, mode, problem):
+    import logging
+    from framebridge_ros.core.health import capture_health
+    monkeypatch.setenv('FAKE_RPICAM_METADATA_MODE', mode)
+    capture = _capture(tmp_path, source='rpicam')
+    with caplog.at_level(logging.WARNING, logger='framebridge.capture'):
+        frames = [capture.capture_once() for _ in range(3)]
+    capture.close()
+    assert all(frame is not None for frame in frames), capture.stats.last_error
+    for frame in frames:  # the frame still lands, without the camera's own readings
+        assert 'camera' not in load_metadata(capture.layout.metadata_path_for(frame))
+    warnings = [r.message for r in caplog.records if 'without the camera metadata' in r.message]
+    assert len(warnings) == 1 and problem in warnings[0], warnings
+    assert capture.stats.camera_metadata_dropped == 3
+    values = capture_health(capture.stats, now=time.time(), interval_s=1.0,
+                            started_at=time.time() - 5, source='rpicam').values
+    assert values['camera_metadata_dropped'] == 3
+    assert problem in values['last_camera_metadata_problem']
+
+
+def _post_process_file(tmp_path):
+    """Write the post-process file the README gives: imx500_object_detection only."""
+    path = tmp_path / 'imx500_tensor_only.json'
+    path.write_text(json.dumps({'imx500_object_detection': {
+        'network_file': '/usr/share/imx500-models/'
+                        'imx500_network_ssd_mobilenetv2_fpnlite_320x320_pp.rpk',
+        'max_detections': 10, 'threshold': 0.5, 'classes': ['person']}}))
+    return str(path)
+
+
+def _car_box(index):
+    """Where the fake rpicam-still draws its car in frame `index` (fractions of the image)."""
+    x0 = (0.35 + index * 0.045) % 1.4 - 0.2
+    return [max(0.0, x0), 0.675, min(1.0, x0 + 0.16) - max(0.0, x0), 0.1206]
+
+
+def test_rpicam_still_tensor_becomes_detections(tmp_path, fake_camera_env):
+    capture = _capture(tmp_path, source='rpicam',
+                       extra_args=['--post-process-file', _post_process_file(tmp_path),
+                                   '--zsl'])
+    frame = capture.capture_once()
+    capture.close()
+    assert frame is not None, capture.stats.last_error
+    metadata = load_metadata(capture.layout.metadata_path_for(frame))
+    assert [d['class'] for d in metadata['detections']] == ['car']
+    assert metadata['detections'][0]['box'] == pytest.approx(_car_box(0), abs=2e-3)
+    assert metadata['detections_network'] == 'ssd_mobilenetv2_fpnlite_320x320_pp'
+    assert metadata['detections_scaler_crop'] == [0, 0, 4056, 3040]
+    assert 'CnnOutputTensor' not in metadata['camera'] and metadata['camera']['Lux'] > 0
+
+
+def test_persistent_rpicam_without_zsl_reports_frames_without_tensor(
+        tmp_path, fake_camera_env):
+    capture = _capture(tmp_path, source='persistent',
+                       extra_args=['--post-process-file', _post_process_file(tmp_path)])
+    frames = [capture.capture_once() for _ in range(4)]
+    capture.close()
+    assert all(frames), capture.stats.last_error
+    found = [load_metadata(capture.layout.metadata_path_for(f)) for f in frames]
+    assert [m['detections'] is None for m in found] == [False, True, False, True]
+    assert found[1]['detections_reason'] == "no CnnOutputTensor in this frame's metadata"
+    assert found[2]['detections'][0]['box'] == pytest.approx(_car_box(2), abs=2e-3)
+    assert capture.stats.frames_without_detections == 2
+
+
+def test_rpicam_without_a_network_has_no_detections_field(tmp_path, fake_camera_env):
+    capture = _capture(tmp_path, source='rpicam')
+    metadata = load_metadata(capture.layout.metadata_path_for(capture.capture_once()))
+    capture.close()
+    assert 'detections' not in metadata and capture.stats.frames_without_detections == 0

@@ -18,6 +18,8 @@ Camera back-ends of host capture, one module each behind the interface in backen
 - backend: CaptureBackend, CaptureResult, CameraError, capture_time_from_sensor.
 - rpicam_oneshot: one rpicam-still process per frame.
 - rpicam_persistent: one long-running rpicam-still --signal, a frame per SIGUSR1.
+- picamera2_imx500: one long-running picamera2 camera with the IMX500's network.
+- imx500_tensor: the decoder of the IMX500's SSD output (picamera2 and rpicam-still).
 - simulated: a synthetic roadside scene with ground truth.
 - factory: make_backend(params), the back-end the `source` parameter names.
 """

@@ -15,7 +15,7 @@
 """The interface every camera back-end implements, and the capture-time rule they share."""
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 import time
 from typing import Any, Dict, Optional
@@ -34,16 +34,27 @@ class CaptureResult:
     capture_time: float
     camera: Optional[Dict[str, Any]] = None
     ground_truth: Optional[Dict[str, Any]] = None
+    # Top-level metadata fields: on-sensor `detections` (a list, or None with a
+    # `detections_reason`), the network name, sensor timestamp, ScalerCrop, KPIs.
+    frame_fields: Dict[str, Any] = field(default_factory=dict)
+    # Why the camera's own metadata was dropped for this frame ('' when it was not).
+    camera_problem: str = ''
 
 
 class CaptureBackend(abc.ABC):
     """A camera that writes one complete JPEG per capture() call to a given path."""
 
     source = ''
+    # Shortest sensible time between captures (picamera2: one network inference).
+    min_interval_s = 0.0
 
     @abc.abstractmethod
     def capture(self, destination: Path) -> CaptureResult:
         """Write one JPEG to destination; raise CameraError on failure."""
+
+    def health_values(self) -> Dict[str, Any]:
+        """Return back-end specific values for the capture diagnostics."""
+        return {}
 
     def close(self) -> None:
         """Release the camera; safe to call more than once and from another thread."""

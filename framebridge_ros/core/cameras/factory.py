@@ -17,12 +17,13 @@
 from typing import Any, Dict
 
 from framebridge_ros.core.cameras.backend import CaptureBackend
+from framebridge_ros.core.cameras.rpicam_io import RpicamFrameReader
 from framebridge_ros.core.cameras.rpicam_oneshot import RpicamStill
 from framebridge_ros.core.volume.layout import VolumeLayout
 
 __all__ = ['SOURCES', 'make_backend']
 
-SOURCES = ('rpicam', 'persistent', 'simulated')
+SOURCES = ('rpicam', 'persistent', 'picamera2', 'simulated')
 
 
 def make_backend(params: Dict[str, Any]) -> CaptureBackend:
@@ -33,9 +34,19 @@ def make_backend(params: Dict[str, Any]) -> CaptureBackend:
         return SimulatedCamera(width=params['width'], height=params['height'],
                                quality=params['quality'], seed=params['simulated_seed'],
                                day_cycle_s=params['simulated_day_cycle_s'])
+    if source == 'picamera2':
+        from framebridge_ros.core.cameras.picamera2_imx500 import Picamera2Camera
+        return Picamera2Camera(
+            width=params['width'], height=params['height'], quality=params['quality'],
+            timeout_s=params['camera_timeout_s'], model=params['imx500_model'],
+            threshold=params['detection_threshold'], classes=params['detection_classes'])
+    reader = RpicamFrameReader(threshold=params['detection_threshold'],
+                               classes=params['detection_classes'],
+                               extra_args=params['extra_args'])
     options = {'command': params['camera_command'], 'width': params['width'],
                'height': params['height'], 'quality': params['quality'],
-               'timeout_s': params['camera_timeout_s'], 'extra_args': params['extra_args']}
+               'timeout_s': params['camera_timeout_s'], 'extra_args': params['extra_args'],
+               'reader': reader}
     if source == 'persistent':
         from framebridge_ros.core.cameras.rpicam_persistent import PersistentRpicamStill
         return PersistentRpicamStill(

@@ -20,9 +20,8 @@ import threading
 import time
 from typing import List, Optional, Sequence
 
-from framebridge_ros.core.cameras.backend import (
-    CameraError, capture_time_from_sensor, CaptureBackend, CaptureResult)
-from framebridge_ros.core.cameras.rpicam_io import clean_args, kill_group, read_camera_metadata
+from framebridge_ros.core.cameras.backend import CameraError, CaptureBackend, CaptureResult
+from framebridge_ros.core.cameras.rpicam_io import clean_args, kill_group, RpicamFrameReader
 
 __all__ = ['RpicamStill']
 
@@ -33,10 +32,12 @@ class RpicamStill(CaptureBackend):
     source = 'rpicam'
 
     def __init__(self, *, command: str, width: int, height: int, quality: int,
-                 timeout_s: float, extra_args: Sequence[str] = ()) -> None:
+                 timeout_s: float, extra_args: Sequence[str] = (),
+                 reader: Optional[RpicamFrameReader] = None) -> None:
         self._command, self._width, self._height = command, width, height
         self._quality, self._timeout_s = quality, timeout_s
         self._extra_args = clean_args(extra_args)
+        self._reader = reader or RpicamFrameReader(extra_args=self._extra_args)
         self._process: Optional[subprocess.Popen] = None
         self._lock = threading.Lock()
         self._closed = False
@@ -79,9 +80,7 @@ class RpicamStill(CaptureBackend):
                 tail = stderr.decode(errors='replace').strip().splitlines()[-3:]
                 raise CameraError(f'{self._command} exited with {process.returncode}: '
                                   + (' | '.join(tail) or 'no error output'))
-            camera = read_camera_metadata(metadata_path)
-            return CaptureResult(capture_time=capture_time_from_sensor(
-                camera, started=started, finished=time.time()), camera=camera)
+            return self._reader.result(metadata_path, started=started)
         except FileNotFoundError as error:
             raise CameraError(
                 f'camera_command {self._command!r} was not found; install rpicam-apps '

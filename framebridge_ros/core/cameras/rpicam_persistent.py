@@ -42,9 +42,8 @@ import threading
 import time
 from typing import Deque, Optional, Sequence
 
-from framebridge_ros.core.cameras.backend import (
-    CameraError, capture_time_from_sensor, CaptureBackend, CaptureResult)
-from framebridge_ros.core.cameras.rpicam_io import clean_args, kill_group, read_camera_metadata
+from framebridge_ros.core.cameras.backend import CameraError, CaptureBackend, CaptureResult
+from framebridge_ros.core.cameras.rpicam_io import clean_args, kill_group, RpicamFrameReader
 from framebridge_ros.core.cameras.rpicam_oneshot import RpicamStill
 
 __all__ = ['PersistentRpicamStill']
@@ -65,10 +64,12 @@ class PersistentRpicamStill(CaptureBackend):
     def __init__(self, *, command: str, width: int, height: int, quality: int,
                  timeout_s: float, work_dir: Path, fallback: RpicamStill,
                  extra_args: Sequence[str] = (), max_deaths: int = 3,
-                 death_window_s: float = 600.0) -> None:
+                 death_window_s: float = 600.0,
+                 reader: Optional[RpicamFrameReader] = None) -> None:
         self._command, self._width, self._height = command, width, height
         self._quality, self._timeout_s, self._work_dir = quality, timeout_s, work_dir
         self._extra_args = clean_args(extra_args)
+        self._reader = reader or RpicamFrameReader(extra_args=self._extra_args)
         self._fallback, self._max_deaths = fallback, max_deaths
         self._death_window_s = death_window_s
         self._metadata_path = work_dir / f'persistent_{os.getpid()}.json'
@@ -178,9 +179,8 @@ class PersistentRpicamStill(CaptureBackend):
             time.sleep(_POLL_S)
         self._next_index = index + 1
         os.replace(frame_path, destination)
-        camera = read_camera_metadata(self._metadata_path)
-        return CaptureResult(camera=camera, capture_time=capture_time_from_sensor(
-            camera, started=started, finished=time.time()))
+        # The tool is still rewriting the metadata file in place when we may read it.
+        return self._reader.result(self._metadata_path, started=started, settle_s=0.5)
 
     def _stderr_tail(self) -> str:
         return ' | '.join(list(self._stderr)[-3:]) or 'no error output'

@@ -25,10 +25,18 @@ Schema (version 1), one JSON object per frame in metadata/<stem>.json::
     quality          int, JPEG quality asked of the encoder
     file_size        int, bytes of the JPEG
     sha256           hex digest of the JPEG bytes
-    source           'rpicam' | 'persistent' | 'simulated' | 'derived'
+    source           'rpicam' | 'persistent' | 'picamera2' | 'simulated' | 'derived'
     capture_duration_s  float, how long the capture took
     camera           dict, what the camera reported (rpicam --metadata), optional
     ground_truth     dict, what the simulated camera drew, optional
+    detections       on-sensor (IMX500) detections, only from a camera running a network:
+                     [{"box": [x, y, w, h] fractions of the JPEG, "score", "class"}], or
+                     null when the camera gave no result for this frame ("no
+                     information", never "no objects"); detections_reason says why.
+                     With it: detections_network, detections_sensor_timestamp_ns,
+                     detections_scaler_crop [x, y, w, h] sensor pixels,
+                     inference_dnn_runtime_ms, inference_dsp_runtime_ms
+                     (core/cameras/imx500_tensor.py).
     derived          true when the provider had to make the metadata up from the file
 """
 
