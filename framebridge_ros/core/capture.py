@@ -195,12 +195,12 @@ class HostCapture:
         """Copy the back-end's own health values (camera state) into the stats now."""
         backend = self._backend
         if backend is not None:
-            self.stats.backend_values = backend.health_values()
+            self.stats.backend_values = _backend_values(backend)
 
     @property
     def min_interval_s(self) -> float:
         backend = self._backend
-        return backend.min_interval_s if backend is not None else 0.0
+        return getattr(backend, 'min_interval_s', 0.0) if backend is not None else 0.0
 
     @property
     def source(self) -> str:
@@ -292,7 +292,7 @@ class HostCapture:
     def _record_camera_extras(self, frame: Path, result: CaptureResult,
                               backend: CaptureBackend) -> None:
         stats = self.stats
-        stats.backend_values = backend.health_values()
+        stats.backend_values = _backend_values(backend)
         problem = result.camera_problem
         stats.camera_metadata_dropped += bool(problem)
         stats.last_camera_metadata_problem = problem
@@ -339,6 +339,12 @@ class HostCapture:
             return
         _log.warning('camera back-end restarted (restart %d); waiting %.1f s before the '
                      'next capture', self.stats.backend_restarts, self.backoff_s)
+
+
+def _backend_values(backend: CaptureBackend) -> Dict[str, Any]:
+    # A factory may hand over any object with capture() and close() (tests do).
+    values = getattr(backend, 'health_values', None)
+    return values() if values is not None else {}
 
 
 class CaptureRunner:
