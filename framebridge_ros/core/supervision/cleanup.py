@@ -23,7 +23,8 @@ up to 15 min), and then the episode is stuck: the space is held by entries that 
 not ours, which the result names (RetentionResult.holders).
 
 Everything is said once per episode: when it starts, when it gets stuck, when it ends
-(with the runs and bytes). Problems that keep a rule from working
+(with the runs and bytes). An episode ends when cleanup has not been due for quiet_s
+(60 s): a disk that refills every few seconds is one episode, not one per refill. Problems that keep a rule from working
 (RetentionResult.problems) are said once when they appear and once when they clear,
 and counted.
 """
@@ -48,8 +49,11 @@ def describe_holders(holders: List[Tuple[str, int]]) -> str:
 class CleanupSchedule:
     """The supervisor's automatic cleanup: when to start one, and one line per episode."""
 
-    def __init__(self, *, backoff_base_s: float = 60.0, backoff_max_s: float = 900.0) -> None:
+    def __init__(self, *, backoff_base_s: float = 60.0, backoff_max_s: float = 900.0,
+                 quiet_s: float = 60.0) -> None:
         self.backoff = Backoff(backoff_base_s, backoff_max_s)
+        self.quiet_s = quiet_s
+        self.last_due: Optional[float] = None
         self.episode_started: Optional[float] = None
         self.episode_reason = ''
         self.runs = 0
@@ -63,8 +67,10 @@ class CleanupSchedule:
         """Tell whether an automatic cleanup starts now; due is cleanup_due()'s reason."""
         if not due:
             self.backoff.settle(now)
-            self._end(now)
+            if self.last_due is None or now - self.last_due >= self.quiet_s:
+                self._end(now)
             return False
+        self.last_due = now
         if running or not self.backoff.ready(now):
             return False
         if self.episode_started is None:
@@ -88,8 +94,11 @@ class CleanupSchedule:
             return
         self.runs += 1
         self.freed_bytes += 0 if result.dry_run else result.bytes_freed
-        if not (result.freed_nothing or result.dry_run):
-            self.backoff.attempts = 0  # it keeps up: the next run starts as soon as due
+        if not (result.freed_nothing or result.dry_run) or (
+                result.freed_nothing and result.kept_young):
+            # It keeps up (or waits only for frames too young to touch): the next run
+            # starts as soon as due.
+            self.backoff.attempts = 0
             return
         self.backoff.record(now)
         if result.emergency and result.freed_nothing and not self.stuck:
@@ -116,8 +125,9 @@ class CleanupSchedule:
     def _end(self, now: float) -> None:
         if self.episode_started is None:
             return
-        _log.warning('cleanup no longer due (was: %s): %d run(s) in %.0f s freed %.2f MB%s',
-                     self.episode_reason, self.runs, now - self.episode_started,
+        _log.warning('cleanup not due for %.0f s (it was: %s): %d run(s) in %.0f s freed '
+                     '%.2f MB%s', now - (self.last_due or now), self.episode_reason,
+                     self.runs, now - self.episode_started,
                      self.freed_bytes / 1e6,
                      f'; the space had been held by {self.stuck}' if self.stuck else '')
         self.episode_started, self.stuck = None, ''

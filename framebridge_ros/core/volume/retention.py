@@ -348,8 +348,8 @@ def space_holders(layout: VolumeLayout, *, limit: int = 3) -> List[Tuple[str, in
             except OSError:
                 continue
             used = info.st_blocks * 512 if stat.S_ISREG(info.st_mode) else 0
-            if _is_our_name(name) and os.path.dirname(path) != str(layout.tmp):
-                ours += used
+            if _is_our_name(name) or os.path.dirname(path) == str(layout.tmp):
+                ours += used  # .tmp/ holds our writes in progress
             elif used:
                 found.append((os.path.relpath(path, layout.root), used))
     found.sort(key=lambda entry: -entry[1])

@@ -51,14 +51,16 @@ def test_runs_again_at_once_while_each_run_frees_and_backs_off_when_one_frees_no
     assert not schedule.should_start(64.0, DUE, running=False, policy=POLICY)
     assert schedule.should_start(65.0, DUE, running=False, policy=POLICY)
     _run(schedule, 65.0, freed=0)
+    assert not schedule.should_start(100.0, None, running=False, policy=POLICY)
     assert not schedule.should_start(184.0, DUE, running=False, policy=POLICY), 'doubles'
     assert len([r for r in _lines(caplog) if r.levelno == logging.ERROR]) == 1, 'said once'
     values = schedule.values()
     assert values['space_held_by'] == 'live/recording.bin 20.0 MB'
     assert values['cleanup_episode'].endswith('7 run(s), 5.00 MB freed')
 
-    assert not schedule.should_start(200.0, None, running=False, policy=POLICY)
-    assert 'cleanup no longer due' in _lines(caplog)[-1].message
+    assert schedule.episode_started is not None, 'a short pause does not end the episode'
+    assert not schedule.should_start(250.0, None, running=False, policy=POLICY)
+    assert 'cleanup not due for 66 s' in _lines(caplog)[-1].message
     assert schedule.stuck == '' and schedule.values()['cleanup_episode'] == '-'
     assert len(_lines(caplog)) == 3
 
@@ -77,3 +79,12 @@ def test_a_retention_problem_is_said_once_when_it_appears_and_once_when_it_clear
     assert any('resolved' in r.message for r in _lines(caplog))
     schedule.finished(RetentionResult(problems=problem), automatic=False, reason='periodic')
     assert schedule.values()['cleanup_problem_episodes'] == 'free_space_unknown=2'
+
+
+def test_a_run_that_only_found_frames_too_young_to_touch_is_not_stuck():
+    schedule = CleanupSchedule()
+    assert schedule.should_start(0.0, DUE, running=False, policy=POLICY)
+    schedule.finished(RetentionResult(emergency=True, kept_young=3), automatic=True,
+                      reason=DUE, now=0.0)
+    assert schedule.stuck == '' and schedule.should_start(1.0, DUE, running=False,
+                                                          policy=POLICY)
