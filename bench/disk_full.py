@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-A filling disk, for a minute per scenario: does the camera keep delivering?
+A filling disk, for a minute per scenario: does the camera keep delivering.
 
     .venv/bin/python -m bench.disk_full                 # 60 s per scenario, about 5 min
     .venv/bin/python -m bench.disk_full --seconds 15    # shorter; --quick is the same
@@ -53,7 +53,7 @@ import time
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'test'))
 
-from small_disk import free_bytes, mount_error, MIB  # noqa: E402 - the path set just above
+from small_disk import free_bytes, MIB, mount_error  # noqa: E402 - the path set just above
 
 SIZE_MB = 24
 CAMERA = ['-p', 'source:=simulated', '-p', 'width:=1280', '-p', 'height:=720',
@@ -257,7 +257,7 @@ def run_graph(name: str, capture_dir: Path, seconds: float, logs_dir: Path) -> d
 
 
 def run_plain_core(capture_dir: Path, seconds: float, logs_dir: Path) -> dict:
-    """The plain-Python host core alone on the filling disk."""
+    """Run the plain-Python host core alone on the filling disk; return its figures."""
     log = logs_dir / 'plain_core.log'
     process = _spawn([sys.executable, '-m', 'framebridge_ros.core.capture', '--source',
                       'simulated', '--capture_dir', str(capture_dir), '--width', '1280',
@@ -300,7 +300,7 @@ def main(argv=None) -> int:
     parser.add_argument('--seconds', type=float, default=60.0)
     parser.add_argument('--quick', action='store_true', help='15 s per scenario')
     parser.add_argument('--scenarios', default='fill,foreign,processed_full,plain_core')
-    parser.add_argument('--logs', help='keep the processes\' logs in this directory')
+    parser.add_argument('--logs', help="keep the processes' logs in this directory")
     options = parser.parse_args(argv)
     seconds = 15.0 if options.quick else options.seconds
     print(f'load before: {os.getloadavg()[0]:.2f} (1 min average), {os.cpu_count()} cores')

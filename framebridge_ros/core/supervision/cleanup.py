@@ -24,9 +24,9 @@ not ours, which the result names (RetentionResult.holders).
 
 Everything is said once per episode: when it starts, when it gets stuck, when it ends
 (with the runs and bytes). An episode ends when cleanup has not been due for quiet_s
-(60 s): a disk that refills every few seconds is one episode, not one per refill. Problems that keep a rule from working
-(RetentionResult.problems) are said once when they appear and once when they clear,
-and counted.
+(60 s): a disk that refills every few seconds is one episode, not one per refill.
+Problems that keep a rule from working (RetentionResult.problems) are said once when
+they appear and once when they clear, and counted.
 """
 
 import logging
