@@ -39,6 +39,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from framebridge_ros.core.cameras.factory import SOURCES
 from framebridge_ros.ros_glue import (
     frame_qos, latched_qos, LEVEL_NAMES, msg_to_image)
 import rclpy
@@ -298,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument('--params', help='parameter YAML (config/framebridge.yaml)')
     run_parser.add_argument('--nodes', default=','.join(available_nodes()),
                             help=f'comma-separated subset of {",".join(NODES)}')
-    run_parser.add_argument('--source', choices=('rpicam', 'persistent', 'simulated'))
+    run_parser.add_argument('--source', choices=SOURCES)
     run_parser.add_argument('--capture-dir')
     run_parser.add_argument('--param', action='append', metavar='NAME:=VALUE',
                             help='extra parameter for every node that declares it')

@@ -70,10 +70,11 @@ from framebridge_ros.core.analysis.detector import DetectorError, VEHICLE_CLASSE
 from framebridge_ros.core.analysis.dnn_detector import DnnConfig, parse_mean
 from framebridge_ros.core.analysis.drawing import draw_analysis
 from framebridge_ros.core.analysis.factory import BACKENDS, make_detector
+from framebridge_ros.core.analysis.imx500_detector import Imx500Detector
 from framebridge_ros.core.analysis.motion_detector import motion_config, motion_params
 from framebridge_ros.core.analysis.region import DEFAULT_ROAD_REGION, parse_region
 from framebridge_ros.core.analysis.tracking import parse_line, Tracker
-from framebridge_ros.core.health import Health
+from framebridge_ros.core.health import Health, Level
 from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.nodes.base import ManagedNode
 from framebridge_ros.ros_glue import (
@@ -268,6 +269,11 @@ class VehicleDetector(ManagedNode):
                                  max_age_s=self.params['max_age_s'],
                                  backend=self.params['backend'])
         health.values['frames_without_metadata'] = self.frames_without_metadata
+        if isinstance(analyzer.detector, Imx500Detector):  # "no information" frames
+            health.values.update(analyzer.detector.health_values())
+            warning = analyzer.detector.health_warning()
+            if warning and health.level == Level.OK:
+                health = Health(Level.WARN, warning, health.values)
         return {f'{self.get_name()}: vehicles': health}
 
 

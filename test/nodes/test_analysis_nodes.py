@@ -156,7 +156,7 @@ def test_imx500_boxes_come_from_the_frames_metadata(graph):
     boxes = [{'box': [0.25, 0.5, 0.25, 0.25], 'score': 0.9, 'class': 'car'},
              {'box': [0.0, 0.0, 0.1, 0.1], 'score': 0.2, 'class': 'car'}]
     camera.metadata.publish(String(data=json.dumps(
-        {'capture_time': capture_time, 'camera': {'imx500_detections': boxes}})))
+        {'capture_time': capture_time, 'detections': boxes})))
     wait_for(lambda: len(detector._metadata) == 1, timeout_s=10, what='metadata received')
     camera.frame(np.zeros((480, 640, 3), np.uint8), capture_time)
     wait_for(lambda: collector.count(DETECTIONS) == 1, timeout_s=10, what='result')

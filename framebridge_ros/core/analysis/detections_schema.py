@@ -39,7 +39,8 @@ def detections_message(analysis: FrameAnalysis, *, stamp_sec: int, stamp_nanosec
         frame_id         header.frame_id of the source frame
         image_size       [width, height] of the analysed image, pixels
         backend          motion | dnn | imx500
-        status           ok | warming_up | lighting_change (motion back-end)
+        status           ok | warming_up | lighting_change (motion back-end) |
+                         no_information (imx500: the camera gave no result)
         sky_condition    the latest sky/condition label, or null
         threshold        confidence threshold applied (adaptive, in [0.1, 0.9])
         detections       list of {"box": [x, y, w, h] pixels of image_size,

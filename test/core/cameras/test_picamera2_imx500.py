@@ -210,7 +210,7 @@ def test_a_camera_that_keeps_failing_is_restarted_with_backoff(
 
 
 def test_slow_start_is_visible_and_the_rate_follows_the_network(
-        tmp_path, fake_picamera2, monkeypatch):
+        tmp_path, fake_picamera2, monkeypatch, caplog):
     monkeypatch.setenv('FAKE_PICAMERA2_STARTUP_S', '1.0')
     monkeypatch.setenv('FAKE_PICAMERA2_INFERENCE_RATE', '4')
     capture = _capture(tmp_path, fake_picamera2, interval_s=0.05)
@@ -226,6 +226,7 @@ def test_slow_start_is_visible_and_the_rate_follows_the_network(
 
     watcher = threading.Thread(target=watch)
     watcher.start()
+    caplog.set_level(logging.WARNING, logger='framebridge.capture')
     runner.start()
     try:
         wait_for(lambda: len(landed) >= 6, timeout_s=30, what='six frames')
@@ -237,4 +238,6 @@ def test_slow_start_is_visible_and_the_rate_follows_the_network(
     # interval_s=0.05 asked for 20/s; the network infers 4/s, so no faster than that.
     gaps = [b - a for a, b in zip(landed[1:], landed[2:])]
     assert min(gaps) >= 0.2, gaps
+    paced = [r.message for r in caplog.records if 'shorter than one network' in r.message]
+    assert len(paced) == 1 and 'capturing every 0.250 s' in paced[0], paced
     assert len(list_frames_sorted(capture.layout)) >= 6

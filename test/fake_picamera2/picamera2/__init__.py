@@ -161,7 +161,7 @@ class Picamera2:
         hang_after = _env('FAKE_PICAMERA2_TIMEOUT_AFTER', -1)
         if self._opening == 1 and 0 <= hang_after < requests:
             # The device stopped delivering: the job never completes.
-            if wait in (None, True):
+            if wait is None or wait is True:
                 threading.Event().wait()
             time.sleep(float(wait))
             raise concurrent.futures.TimeoutError()
