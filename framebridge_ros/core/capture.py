@@ -362,6 +362,10 @@ class CaptureRunner:
         self._thread = threading.Thread(target=self._run, name='capture', daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Let the capture in progress be the last one; safe from the capture thread."""
+        self._stop.set()
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop after the capture in progress; a hung camera is killed, not waited for."""
         self._stop.set()
@@ -447,6 +451,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       frame.name, frame.stat().st_size, 1000 * stats.last_duration_s,
                       stats.frames_captured, stats.errors)
         if options.count and stats.frames_captured >= options.count:
+            # Stop the loop here, on its own thread: a wake-up of the main thread may
+            # come after the next capture on a loaded machine.
+            runner.request_stop()
             done.set()
 
     runner = CaptureRunner(capture, on_frame=report)
