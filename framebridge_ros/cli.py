@@ -17,8 +17,8 @@ The `framebridge` command: run the graph in one process and look at a running gr
 
     framebridge run --params config/framebridge.yaml [--nodes capture,provider,...]
                     [--source simulated] [--capture-dir DIR] [--duration S]
-    framebridge status [--wait S]       latest /diagnostics as a table
-    framebridge health [--wait S]       exit 0 when healthy (OK/WARN), 1 otherwise
+    framebridge status [--wait S]       latest /diagnostics and supervisor/status
+    framebridge health [--wait S]       exit 0 when healthy, 1 otherwise, saying why
     framebridge snapshot OUT.jpg [--topic T]   save one frame of an image topic
 
 `run` exists because `ros2 launch` is not always at hand (a dev machine with only the
@@ -28,6 +28,7 @@ the supervisor when it runs), and prints one status line per node every few seco
 """
 
 import argparse
+import copy
 import importlib
 import importlib.util
 import json
@@ -40,6 +41,7 @@ from typing import Dict, List, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from framebridge_ros.core.cameras.factory import SOURCES
+from framebridge_ros.core.health import judge_graph
 from framebridge_ros.ros_glue import (
     frame_qos, latched_qos, LEVEL_NAMES, msg_to_image)
 import rclpy
@@ -74,13 +76,20 @@ _HEADLINE_KEYS = (
 
 
 class DiagnosticsMonitor:
-    """Keeps the newest DiagnosticStatus per name, as heard on /diagnostics."""
+    """
+    Keeps the newest DiagnosticStatus per name, and the supervisor's latched status.
 
-    def __init__(self, node: Node) -> None:
+    The supervisor judges every health_period_s (30 s in config/framebridge.yaml), so a
+    short listening window rarely hears its /diagnostics; its supervisor/status is
+    transient-local and arrives as soon as the subscription matches.
+    """
+
+    def __init__(self, node: Node, *, supervisor: str = 'supervisor') -> None:
         self.latest: Dict[str, DiagnosticStatus] = {}
         self.supervisor_status: Optional[dict] = None
         node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 50)
-        node.create_subscription(String, 'supervisor/status', self._on_status, latched_qos())
+        node.create_subscription(String, f'{supervisor}/status', self._on_status,
+                                 latched_qos())
 
     def _on_diagnostics(self, message: DiagnosticArray) -> None:
         for status in message.status:
@@ -88,9 +97,12 @@ class DiagnosticsMonitor:
 
     def _on_status(self, message: String) -> None:
         try:
-            self.supervisor_status = json.loads(message.data)
-        except ValueError:
-            pass
+            document = json.loads(message.data)
+        except (ValueError, RecursionError):
+            document = None
+        # Anything else on the topic counts as no status: health then says it is missing.
+        if isinstance(document, dict):
+            self.supervisor_status = document
 
     def lines(self, *, all_values: bool = False) -> List[str]:
         lines = []
@@ -105,9 +117,14 @@ class DiagnosticsMonitor:
         return lines
 
     def worst_level(self) -> Optional[int]:
-        levels = [status.level[0] if isinstance(status.level, bytes) else status.level
-                  for status in self.latest.values()]
-        return max(levels) if levels else None
+        levels = list(self.levels().values())
+        return max(level for level, _ in levels) if levels else None
+
+    def levels(self) -> Dict[str, tuple]:
+        """Return {status name: (level as int, message)}."""
+        return {name: (status.level[0] if isinstance(status.level, bytes)
+                       else int(status.level), status.message)
+                for name, status in self.latest.items()}
 
 
 def _override_file(options: argparse.Namespace, node_names: Sequence[str]) -> Optional[str]:
@@ -129,12 +146,19 @@ def _override_file(options: argparse.Namespace, node_names: Sequence[str]) -> Op
         overrides[name] = yaml.safe_load(value)
     if not overrides:
         return None
-    # A copy per node: a shared dict would be dumped as a YAML alias, which rcl refuses.
-    document = {name: {'ros__parameters': dict(overrides)} for name in node_names}
+    # A deep copy per node: a shared dict or list is dumped as a YAML alias (&id001 /
+    # *id001), which rcl refuses ('Will not support aliasing'); the dumper is told never
+    # to write one as well.
+    document = {name: {'ros__parameters': copy.deepcopy(overrides)} for name in node_names}
     with tempfile.NamedTemporaryFile('w', prefix='framebridge-', suffix='.yaml',
                                      delete=False) as stream:
-        yaml.safe_dump(document, stream)
+        yaml.dump(document, stream, Dumper=_NoAliasDumper)
     return stream.name
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data) -> bool:
+        return True
 
 
 def available_nodes() -> List[str]:
@@ -228,10 +252,10 @@ def run(options: argparse.Namespace) -> int:
     return code
 
 
-def _listen(wait_s: float) -> DiagnosticsMonitor:
+def _listen(wait_s: float, supervisor: str = 'supervisor') -> DiagnosticsMonitor:
     rclpy.init(args=['framebridge'])
     node = Node('framebridge_status')
-    monitor = DiagnosticsMonitor(node)
+    monitor = DiagnosticsMonitor(node, supervisor=supervisor)
     deadline = time.monotonic() + wait_s
     try:
         while time.monotonic() < deadline:
@@ -243,12 +267,12 @@ def _listen(wait_s: float) -> DiagnosticsMonitor:
 
 
 def status(options: argparse.Namespace) -> int:
-    monitor = _listen(options.wait)
-    if not monitor.latest:
-        print(f'no /diagnostics heard in {options.wait:g} s: is the graph running, on this '
-              'ROS_DOMAIN_ID?')
+    monitor = _listen(options.wait, options.supervisor)
+    if not monitor.latest and monitor.supervisor_status is None:
+        print(f'no /diagnostics and no {options.supervisor}/status heard in '
+              f'{options.wait:g} s: is the graph running, on this ROS_DOMAIN_ID?')
         return 1
-    for line in monitor.lines(all_values=True):
+    for line in monitor.lines(all_values=True) or ['(no /diagnostics heard)']:
         print(line)
     if monitor.supervisor_status is not None:
         print(json.dumps(monitor.supervisor_status, indent=2, sort_keys=True))
@@ -256,10 +280,19 @@ def status(options: argparse.Namespace) -> int:
 
 
 def health(options: argparse.Namespace) -> int:
-    worst = _listen(options.wait).worst_level()
-    healthy = worst is not None and worst <= DiagnosticStatus.WARN[0]
-    print('healthy' if healthy else 'unhealthy' if worst is not None else 'no diagnostics')
-    return 0 if healthy else 1
+    """Exit 0 when healthy; otherwise print each problem (which node, why) and exit 1."""
+    monitor = _listen(options.wait, options.supervisor)
+    verdict = judge_graph(statuses=monitor.levels(),
+                          supervisor_status=monitor.supervisor_status, now=time.time(),
+                          listened_s=options.wait,
+                          require_supervisor=not options.no_supervisor)
+    print(f'healthy ({len(monitor.latest)} status(es) heard)' if verdict.healthy else
+          f'unhealthy: {len(verdict.problems)} problem(s)')
+    for line in verdict.problems:
+        print(f'  {line}')
+    for line in verdict.warnings:
+        print(f'  (warn) {line}')
+    return 0 if verdict.healthy else 1
 
 
 def snapshot(options: argparse.Namespace) -> int:
@@ -312,7 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler, text in (('status', status, 'print /diagnostics as a table'),
                                 ('health', health, 'exit 0 if the graph is healthy')):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument('--wait', type=float, default=3.0, help='seconds to listen')
+        # health: long enough to tell a silent node from DDS discovery (core.health)
+        sub.add_argument('--wait', type=float, default=5.0 if handler is health else 3.0,
+                         help='seconds to listen')
+        sub.add_argument('--supervisor', default='supervisor',
+                         help='the supervisor node, whose <name>/status is read')
+        if handler is health:
+            sub.add_argument('--no-supervisor', action='store_true',
+                             help='a graph without a supervisor: judge /diagnostics only')
         sub.set_defaults(handler=handler)
     snap = commands.add_parser('snapshot', help='save one frame of an image topic')
     snap.add_argument('output')

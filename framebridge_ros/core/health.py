@@ -21,9 +21,9 @@ units in the key names.
 
 from dataclasses import dataclass, field
 import enum
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-__all__ = ['Health', 'Level', 'capture_health']
+__all__ = ['GraphVerdict', 'Health', 'Level', 'capture_health', 'feed_health', 'judge_graph']
 
 
 class Level(enum.IntEnum):
@@ -144,3 +144,87 @@ def feed_health(stats, *, now: float, last_capture_time: Optional[float],
         return Health(Level.WARN, f'newest frame is {age:.1f} s old: no fresh frames '
                       'arriving', values)
     return Health(Level.OK, 'publishing fresh frames', values)
+
+
+# The supervisor publishes its status every health_period_s; a status older than this
+# many periods (plus the slack) means it has stopped judging (stuck or gone).
+STATUS_PERIODS_LATE = 2
+STATUS_SLACK_S = 5.0
+# A node heard of as active must publish its own /diagnostics (once a second) at least
+# once in a listening window this long, or it is silent (its executor is stuck). Under
+# load, DDS discovery of a participant alone took up to 3 s here: shorter windows do
+# not judge silence.
+SILENT_AFTER_S = 4.0
+
+
+@dataclass
+class GraphVerdict:
+    """What `framebridge health` says about a running graph."""
+
+    healthy: bool
+    problems: List[str] = field(default_factory=list)   # each makes the graph unhealthy
+    warnings: List[str] = field(default_factory=list)   # said, but healthy
+
+
+def _level_name(level: int) -> str:
+    return Level(min(max(int(level), 0), 3)).name
+
+
+def judge_graph(*, statuses: Mapping[str, Tuple[int, str]],
+                supervisor_status: Optional[Mapping[str, Any]], now: float,
+                listened_s: float, require_supervisor: bool = True) -> GraphVerdict:
+    """
+    Judge a graph from what one listening window heard.
+
+    statuses: the newest /diagnostics status per name, as (level, message).
+    supervisor_status: the latched supervisor/status document (status_summary), or None.
+    Unhealthy when nothing at all was heard; when the supervisor's status is missing
+    (require_supervisor) or older than STATUS_PERIODS_LATE health periods; when the
+    supervisor rates any node or the volume ERROR or STALE; when any status heard on
+    /diagnostics is ERROR or STALE; when a node the supervisor has active published no
+    status of its own in a window of at least SILENT_AFTER_S.
+    """
+    problems: List[str] = []
+    warnings: List[str] = []
+    if not statuses and supervisor_status is None:
+        return GraphVerdict(False, [f'silent: no /diagnostics and no supervisor/status in '
+                                    f'{listened_s:g} s (is the graph running, on this '
+                                    'ROS_DOMAIN_ID?)'])
+    judged = dict(statuses)
+    if supervisor_status is None:
+        if require_supervisor:
+            problems.append(f'no supervisor/status heard in {listened_s:g} s: is the '
+                            'supervisor running?')
+    else:
+        me = str(supervisor_status.get('supervisor', 'supervisor')).rsplit('/', 1)[-1]
+        period = float(supervisor_status.get('health_period_s', 30.0))
+        late_s = STATUS_PERIODS_LATE * period + STATUS_SLACK_S
+        age = now - float(supervisor_status.get('stamp', 0.0))
+        if age > late_s:
+            problems.append(f'{me}: its status is {age:.0f} s old (> {late_s:g} s, '
+                            f'health_period_s {period:g}): the supervisor has stopped '
+                            'judging')
+        reports = dict(supervisor_status.get('nodes') or {})
+        reports['volume'] = supervisor_status.get('volume') or {}
+        for name, report in sorted(reports.items()):
+            # Its own verdicts on /diagnostics say the same: judge the latched copy once.
+            judged.pop(f'{me}: {name}', None)
+            named = report.get('level')
+            level = Level[named] if named in Level.__members__ else Level.STALE
+            line = f'{me}: {name} {level.name}: {report.get("message", "-")}'
+            (problems if level >= Level.ERROR else
+             warnings if level == Level.WARN else []).append(line)
+        heard = {name.split(':', 1)[0].strip() for name in statuses if ':' in name}
+        for name, report in sorted((supervisor_status.get('nodes') or {}).items()):
+            base = name.rstrip('/').rsplit('/', 1)[-1]
+            if (report.get('state') == 'active' and base not in heard
+                    and listened_s >= SILENT_AFTER_S):
+                problems.append(f'{base}: active but silent: no /diagnostics of its own in '
+                                f'{listened_s:g} s (its callbacks may be stuck)')
+    for name, (level, message) in sorted(judged.items()):
+        line = f'{name} {_level_name(level)}: {message}'
+        if level >= Level.ERROR:
+            problems.append(line)
+        elif level == Level.WARN:
+            warnings.append(line)
+    return GraphVerdict(not problems, problems, warnings)

@@ -624,7 +624,9 @@ class Supervisor(Node):
         with self._lock:
             summary = status_summary(now=now, nodes=reports, volume=volume,
                                      records=self._records,
-                                     extra={'supervisor': self.get_fully_qualified_name()})
+                                     extra={'supervisor': self.get_fully_qualified_name(),
+                                            # how old a status may be (framebridge health)
+                                            'health_period_s': params['health_period_s']})
         self._status_pub.publish(String(data=json.dumps(summary)))
 
     def _volume_extra(self) -> dict:
