@@ -383,9 +383,17 @@ def test_hostile_metadata_leaves_the_provider_up_with_bounded_memory(
     spinner = Spinner(rclpy_context, collector.node)
     provider = _provider_process(processes, volume)
     try:
-        write_frame(volume)
-        wait_for(lambda: collector.count(COMPRESSED) == 1 and collector.count(METADATA) == 1,
-                 timeout_s=30, what='first frame')
+        # Until the first one arrives: on a loaded machine discovery can outlast a frame's
+        # 2 s lifespan, and a frame written before the process is up may be stale.
+        deadline = time.monotonic() + 30
+        while not (collector.count(COMPRESSED) and collector.count(METADATA)):
+            assert time.monotonic() < deadline, 'no first frame within 30 s'
+            write_frame(volume)
+            retry_at = time.monotonic() + 3
+            while not collector.count(COMPRESSED) and time.monotonic() < retry_at:
+                time.sleep(0.01)
+        wait_for(lambda: collector.count(METADATA) == collector.count(COMPRESSED),
+                 timeout_s=10, what='the first frame metadata')
         rss_before = _rss_kib(provider.pid)
         for kind in ('sparse_1gib', 'wide_object', 'deeply_nested'):
             count, described = collector.count(COMPRESSED), collector.count(METADATA)

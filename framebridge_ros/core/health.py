@@ -121,9 +121,10 @@ def feed_health(stats, *, now: float, last_capture_time: Optional[float],
     """
     Judge a frame provider from its FeedStats.
 
-    OK while delivered frames are fresh; WARN when the newest delivered frame is older
-    than max_age_s (nothing fresh to publish: is the host capturing?) or frames are
-    being refused; STALE before any frame arrived.
+    OK while delivered frames are fresh; WARN when frames are being refused (any since
+    the last delivered one: it says how many, and the last one's name and reason) or
+    when the newest delivered frame is older than max_age_s (nothing fresh to publish:
+    is the host capturing?); STALE before any frame was published.
     """
     latency = sorted(stats.discovery_latency_s)
     age = None if last_capture_time is None else now - last_capture_time
@@ -133,13 +134,21 @@ def feed_health(stats, *, now: float, last_capture_time: Optional[float],
         'skipped_backlog': stats.skipped_backlog,
         **{f'skipped_{reason}': count for reason, count in sorted(stats.rejected.items())},
         'newest_frame': stats.last_delivered or '-',
+        'refused_since_last_frame': stats.refused_since_delivery,
+        'last_refused': stats.last_refused or '-',
         'newest_frame_age_s': '-' if age is None else round(age, 3),
         'discovery_latency_median_ms': (round(1000 * latency[len(latency) // 2], 2)
                                         if latency else '-'),
         'cache_hit_rate': round(cache_hit_rate, 3),
     }
+    refused = stats.refused_since_delivery
+    refusing = (f'{refused} frame(s) refused since the last published one (last: '
+                f'{stats.last_refused})') if refused else ''
     if age is None:
-        return Health(Level.STALE, 'no frame published yet', values)
+        return Health(Level.STALE, 'no frame published yet' + (
+            f'; {refusing}' if refusing else ''), values)
+    if refusing:
+        return Health(Level.WARN, f'frames are being refused: {refusing}', values)
     if age > max_age_s:
         return Health(Level.WARN, f'newest frame is {age:.1f} s old: no fresh frames '
                       'arriving', values)

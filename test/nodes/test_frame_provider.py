@@ -18,6 +18,7 @@ import json
 import time
 
 import cv2
+from framebridge_ros.core.health import Level
 from framebridge_ros.nodes.frame_provider import FrameProvider
 from framebridge_ros.ros_glue import frame_qos, latched_qos, msg_to_image, stamp_to_epoch
 from framebridge_testing import Collector, encode, Spinner, test_image, wait_for, write_frame
@@ -148,12 +149,17 @@ def test_late_joiner_gets_the_last_frame_only_while_it_is_fresh(rclpy_context, g
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize('kind', [
-    'truncated', 'empty', 'not_jpeg', 'symlink_out', 'directory', 'bad_metadata',
-    'huge_metadata', 'foreign_name'])
-def test_bad_input_is_skipped_and_the_next_frame_still_arrives(graph, volume, tmp_path, kind):
+@pytest.mark.parametrize('kind, reason', [
+    ('truncated', 'corrupt'), ('empty', 'corrupt'), ('not_jpeg', 'corrupt'),
+    ('symlink_out', 'unsafe'), ('directory', 'unsafe'), ('bad_metadata', None),
+    ('huge_metadata', None), ('foreign_name', 'foreign_name')])
+def test_bad_input_is_skipped_and_the_next_frame_still_arrives(graph, volume, tmp_path, kind,
+                                                               reason):
     provider, collector, _ = graph()
-    good = encode(test_image())
+    # A frame published first: a refusal after it is a WARN, not "no frame yet".
+    write_frame(volume, capture_time=time.time() - 1.5)
+    wait_for(lambda: collector.count(COMPRESSED) == 1, timeout_s=10, what='first frame')
+    good = encode(test_image(seed=7))  # bytes unlike any frame the test publishes
     name = f'{time.strftime("%Y%m%dT%H%M%S", time.gmtime())}.000000Z_{{:06d}}.jpg'
     bad = volume.live / name.format(1)
     if kind == 'truncated':
@@ -174,21 +180,34 @@ def test_bad_input_is_skipped_and_the_next_frame_still_arrives(graph, volume, tm
             else b'{"x": "' + b'y' * 1000000 + b'"}')
         bad.write_bytes(good)
     elif kind == 'foreign_name':
+        # A real, fresh JPEG: only its name says it is not a frame of ours.
         (volume.live / 'holiday.jpg').write_bytes(good)
-    if kind in ('bad_metadata', 'huge_metadata'):
+    if reason is None:
         # Broken metadata is replaced by metadata derived from the file, and said so.
-        wait_for(lambda: collector.count(METADATA) == 1, timeout_s=10, what='derived')
+        wait_for(lambda: collector.count(METADATA) == 2 and collector.count(COMPRESSED) == 2,
+                 timeout_s=10, what='derived')
         derived = json.loads(collector.last(METADATA).data)
         assert derived['derived'] is True and derived['derived_reason']
+        assert bytes(collector.last(COMPRESSED).data) == good
         return
-    if kind not in ('directory', 'foreign_name'):  # these raise no frame event at all
-        wait_for(lambda: sum(provider._feed.stats.rejected.values()) >= 1, timeout_s=10,
-                 what=f'{kind} refused')
-    write_frame(volume)
-    wait_for(lambda: collector.count(COMPRESSED) == 1, timeout_s=10, what='good frame')
-    published = bytes(collector.last(COMPRESSED).data)
-    assert published != good[:len(good) // 2] and published.startswith(b'\xff\xd8')
-    wait_for(lambda: provider._feed.stats.delivered == 1, timeout_s=5, what='delivery count')
+    wait_for(lambda: provider._feed.stats.rejected[reason] >= 1, timeout_s=10,
+             what=f'{kind} refused as {reason}')
+    report = provider.health()['frame_provider: frames']
+    assert report.level == Level.WARN and 'frames are being refused' in report.message
+    assert report.values[f'skipped_{reason}'] >= 1
+    assert (bad.name if kind != 'foreign_name' else 'holiday.jpg') in report.values[
+        'last_refused']
+    assert collector.count(COMPRESSED) == 1, 'nothing published for the bad input'
+    path, jpeg, metadata = write_frame(volume)
+    wait_for(lambda: collector.count(COMPRESSED) == 2, timeout_s=10, what='good frame')
+    published = collector.last(COMPRESSED)
+    assert bytes(published.data) == jpeg == path.read_bytes()
+    assert stamp_to_epoch(published.header.stamp) == pytest.approx(
+        metadata['capture_time'], abs=1e-6)
+    wait_for(lambda: provider._feed.stats.delivered == 2, timeout_s=5, what='delivery count')
+    assert provider.health()['frame_provider: frames'].level == Level.OK
+    if reason != 'corrupt':  # a corrupt file gets another look at its closed event
+        assert provider._feed.stats.rejected[reason] == 1, 'refused once, however often seen'
 
 
 def test_bad_configuration_fails_configure_with_a_reason(rclpy_context, volume, tmp_path):

@@ -20,6 +20,11 @@ thread takes the newest, loads and checks it (core.frames) and hands it to on_fr
 Frames that arrive while the worker is busy are skipped in favour of the newest and
 counted, so a slow consumer never builds a queue. Names sort by capture time, so a
 name not newer than the last one delivered is a duplicate report or a late straggler.
+
+A refused frame (corrupt, stale, future-dated, unsafe, too large, a .jpg whose name is
+not ours) is counted by reason. Refusals come in episodes, from the first one after a
+delivered frame to the next delivered frame: each reason is logged once per episode,
+the end of an episode once, and the health rules WARN while one lasts.
 """
 
 from collections import Counter, deque
@@ -45,6 +50,8 @@ _FINAL = frozenset({'stale', 'unsafe', 'too_large'})
 # must not move the high-water mark, or frames dated right after the clock is corrected
 # would sort below it and be ignored until real time caught up.
 _FUTURE_NAMES_KEPT = 1000
+# Foreign .jpg names already counted: every event and scan reports them again.
+_FOREIGN_NAMES_KEPT = 1000
 
 
 @dataclass
@@ -56,6 +63,8 @@ class FeedStats:
     rejected: Counter = None
     discovery_latency_s: Deque[float] = None
     last_delivered: str = ''
+    refused_since_delivery: int = 0   # frames refused since the last one delivered
+    last_refused: str = ''            # '<name>: <why> (<reason>)'
 
     def __post_init__(self) -> None:
         self.rejected = Counter()
@@ -77,6 +86,8 @@ class FrameFeed:
         self._pending: Optional[Path] = None
         self._last_name = ''
         self._future_names: Set[str] = set()
+        self._foreign_names: Set[str] = set()
+        self._episode_reasons: Set[str] = set()  # reasons logged in this refusal episode
         self._stopping = False
         self._worker: Optional[threading.Thread] = None
         self.stats = FeedStats()
@@ -106,13 +117,46 @@ class FrameFeed:
             self._worker.join(timeout=10.0)
             self._worker = None
 
-    @staticmethod
-    def _is_candidate(name: str) -> bool:
+    def _is_candidate(self, name: str) -> bool:
         if is_frame_name(name):
             return True
         if name.lower().endswith(('.jpg', '.jpeg')) and not name.startswith('.'):
-            _log.warning('ignoring %s in live/: not a frame name this package writes', name)
+            with self._lock:
+                if name in self._foreign_names:
+                    return False
+                if len(self._foreign_names) >= _FOREIGN_NAMES_KEPT:
+                    self._foreign_names.clear()
+                self._foreign_names.add(name)
+            # Never read, moved or deleted: someone else's file, or a camera misnamed.
+            self._refused(name, 'foreign_name', 'not a frame name this package writes; '
+                          'left alone, never read')
         return False
+
+    def _refused(self, name: str, reason: str, why: str, *, exc_info: bool = False) -> None:
+        """Count a refusal; log its reason once per episode (until a frame is delivered)."""
+        with self._lock:
+            self.stats.rejected[reason] += 1
+            self.stats.refused_since_delivery += 1
+            self.stats.last_refused = f'{name}: {why} ({reason})'
+            first = reason not in self._episode_reasons
+            self._episode_reasons.add(reason)
+        if first:
+            _log.warning('skipped %s: %s (%s); waiting for the next frame (further %s '
+                         'refusals are counted, not logged, until a frame is published)',
+                         name, why, reason, reason, exc_info=exc_info)
+        else:
+            _log.debug('skipped %s: %s (%s)', name, why, reason)
+
+    def _delivered(self, name: str) -> None:
+        with self._lock:
+            refused, reasons = self.stats.refused_since_delivery, sorted(self._episode_reasons)
+            self.stats.refused_since_delivery = 0
+            self._episode_reasons.clear()
+            self.stats.delivered += 1
+            self.stats.last_delivered = name
+        if refused:
+            _log.info('published %s after %d refused frame(s) (%s)', name, refused,
+                      ', '.join(reasons))
 
     def _offer(self, path: Path, seen_at: float) -> None:
         with self._lock:
@@ -150,7 +194,6 @@ class FrameFeed:
             frame = load_frame(self._layout, path, max_age_s=self._max_age_s,
                                min_file_bytes=self._min_file_bytes)
         except FrameRejected as rejection:
-            self.stats.rejected[rejection.reason] += 1
             if rejection.reason == 'future':
                 with self._lock:
                     if len(self._future_names) >= _FUTURE_NAMES_KEPT:
@@ -158,27 +201,24 @@ class FrameFeed:
                     self._future_names.add(path.name)
             elif rejection.reason in _FINAL:
                 self._mark_done(path.name)
-            _log.warning('skipped %s: %s (%s); waiting for the next frame',
-                         path.name, rejection, rejection.reason)
+            self._refused(path.name, rejection.reason, str(rejection))
             return
-        except Exception:  # noqa: B902 - a bug or a hostile file must not stop the feed
-            self.stats.rejected['corrupt'] += 1
+        except Exception as error:  # noqa: B902 - a bug or a hostile file must not stop it
             self._mark_done(path.name)
-            _log.exception('skipped %s: unexpected error while reading it', path.name)
+            self._refused(path.name, 'corrupt', f'unexpected error while reading it: '
+                          f'{error!r}', exc_info=True)
             return
         self._mark_done(path.name)
         try:
             self._on_frame(frame)
         except FrameRejected as rejection:  # aged out while the consumer worked on it
-            self.stats.rejected[rejection.reason] += 1
-            _log.warning('dropped %s: %s (%s)', frame.name, rejection, rejection.reason)
+            self._refused(frame.name, rejection.reason, f'dropped: {rejection}')
             return
         except Exception:  # noqa: B902 - a consumer bug must not stop the feed
             _log.exception('publishing %s failed; continuing with the next frame',
                            frame.name)
             return
-        self.stats.delivered += 1
-        self.stats.last_delivered = frame.name
+        self._delivered(frame.name)
 
     def _mark_done(self, name: str) -> None:
         with self._lock:

@@ -14,6 +14,7 @@
 
 """The provider engine without ROS: feed order, back-pressure, decode cache, calibration."""
 
+import logging
 import threading
 import time
 
@@ -57,11 +58,13 @@ def test_older_and_repeated_reports_are_ignored(volume):
         newer = write_frame(volume)[0]
         wait_for(lambda: delivered == [newer.name], timeout_s=5, what='frame')
         older = write_frame(volume, capture_time=time.time() - 1)[0]
-        feed._offer(newer, time.time())
-        feed._offer(older, time.time())
-        write_frame(volume)
-        wait_for(lambda: len(delivered) == 2, timeout_s=5, what='next frame')
-        assert older.name not in delivered
+        feed._offer(newer, time.time())  # the same name again (a scan, a closed event)
+        feed._offer(older, time.time())  # a straggler
+        latest = write_frame(volume)[0]
+        wait_for(lambda: latest.name in delivered, timeout_s=5, what='next frame')
+        # Neither a second copy of the repeated name nor the older one got through.
+        assert delivered == [newer.name, latest.name]
+        assert feed.stats.delivered == 2
     finally:
         feed.stop()
 
@@ -95,6 +98,63 @@ def test_existing_fresh_frame_is_delivered_at_start_and_stale_one_is_not(volume)
         fresh = write_frame(volume)[0]
         wait_for(lambda: [frame.name for frame in delivered] == [fresh.name], timeout_s=5,
                  what='fresh frame by polling')
+    finally:
+        feed.stop()
+
+
+def test_refusals_are_counted_logged_once_per_episode_and_warned_about(volume, caplog):
+    from framebridge_ros.core.health import feed_health, Level
+    delivered = []
+    feed = FrameFeed(volume, on_frame=lambda frame: delivered.append(frame), max_age_s=5,
+                     watch_mode='poll', poll_interval_s=0.02, min_file_bytes=100)
+    caplog.set_level(logging.DEBUG, logger='framebridge.feed')
+
+    def health():
+        last = delivered[-1].capture_time if delivered else None
+        return feed_health(feed.stats, now=time.time(), last_capture_time=last,
+                           max_age_s=5, watch_mode='poll', published=len(delivered),
+                           cache_hit_rate=0.0)
+
+    def warnings():
+        return [record.getMessage() for record in caplog.records
+                if record.levelno == logging.WARNING]
+
+    feed.start()
+    try:
+        first = write_frame(volume)[0]
+        wait_for(lambda: len(delivered) == 1, timeout_s=5, what='first frame')
+        assert health().level == Level.OK
+        (volume.live / 'holiday.jpg').write_bytes(encode(test_image(seed=3)))
+        for number in (1, 2):  # one at a time: a scan offers only the newest of a burst
+            write_frame(volume, jpeg=b'\xff\xd8' + b'x' * 500)
+            wait_for(lambda: feed.stats.rejected['corrupt'] == number, timeout_s=5,
+                     what=f'refusal {number}')
+        write_frame(volume, capture_time=time.time() - 60)  # stale, and older: not offered
+        for number in (2, 3):  # each later scan lists holiday.jpg again
+            (volume.live / f'holiday{number}.jpg').write_bytes(b'mine')
+            wait_for(lambda: feed.stats.rejected['foreign_name'] >= number, timeout_s=5,
+                     what=f'holiday{number}.jpg seen')
+        assert feed.stats.rejected['foreign_name'] == 3  # each name once, however often seen
+        assert feed.stats.refused_since_delivery == 5
+        report = health()
+        assert report.level == Level.WARN, report.message
+        assert report.message.startswith('frames are being refused: 5 frame(s)')
+        assert report.values['skipped_corrupt'] == 2 and report.values['skipped_foreign_name'] == 3
+        assert report.values['refused_since_last_frame'] == 5
+        # One line per reason in the episode, not one per frame or per scan.
+        assert len([text for text in warnings() if 'holiday' in text]) == 1
+        assert len([text for text in warnings() if '(corrupt)' in text]) == 1
+
+        latest = write_frame(volume)[0]
+        wait_for(lambda: any(f'published {latest.name} after 5 refused frame(s)'
+                             in record.getMessage() for record in caplog.records),
+                 timeout_s=5, what='the end of the episode logged')
+        assert health().level == Level.OK and feed.stats.refused_since_delivery == 0
+        # A new episode is logged again.
+        write_frame(volume, jpeg=b'\xff\xd8' + b'y' * 500)
+        wait_for(lambda: len([text for text in warnings() if '(corrupt)' in text]) == 2,
+                 timeout_s=5, what='the next episode logged')
+        assert first.name == delivered[0].name
     finally:
         feed.stop()
 
