@@ -160,6 +160,10 @@ class Supervisor(Node):
         self._by_base: Dict[str, NodeRecord] = {}
         self._get_clients, self._change_clients = {}, {}
         self._polls: Dict[str, List[Tuple[Future, float]]] = {}  # get_state in flight
+        # get_state calls that raised (not: went unanswered), per node; and the error of
+        # an episode under way (from the first failure to the next answer), logged once.
+        self._get_state_errors: Dict[str, int] = {}
+        self._get_state_failing: Dict[str, str] = {}
         clients = ReentrantCallbackGroup()
         # [''] means none: ROS cannot pass an empty list as a parameter override.
         for name in (name.strip() for name in params['managed_nodes']):
@@ -268,12 +272,43 @@ class Supervisor(Node):
     async def _get_state(self, name: str) -> Tuple[Optional[str], str]:
         """Return (state label, '') or (None, why not)."""
         client, timeout = self._get_clients[name], self._params['service_timeout_s']
-        if not await self._service_ready(client, timeout):
-            return None, f'{client.srv_name} not available within {timeout:g} s'
-        response = await self._call(client, GetState.Request(), timeout)
+        try:
+            if not await self._service_ready(client, timeout):
+                return None, f'{client.srv_name} not available within {timeout:g} s'
+            response = await self._call(client, GetState.Request(), timeout)
+        except Exception as error:  # noqa: B902 - rclpy raised: say so, never lose the task
+            return None, self._get_state_failed(name, error)
         if response is None:
             return None, f'{client.srv_name} did not answer within {timeout:g} s'
+        self._get_state_answered(name)
         return response.current_state.label, ''
+
+    def _get_state_failed(self, name: str, error: BaseException) -> str:
+        """
+        Count a get_state call that raised; log it once per episode; return why.
+
+        The supervisor then cannot see the node: it is reported down (ERROR) with this
+        reason and asked again every monitor_period_s.
+        """
+        why = f'get_state call failed: {error!r}'
+        with self._lock:
+            self._get_state_errors[name] = self._get_state_errors.get(name, 0) + 1
+            first = name not in self._get_state_failing
+            self._get_state_failing[name] = why
+        if first:
+            self.get_logger().error(
+                f'{name}: {why}; reported down (ERROR on /diagnostics) and asked again '
+                f'every {self._params["monitor_period_s"]:g} s; further failures are '
+                'counted (get_state_errors), not logged')
+        return why
+
+    def _get_state_answered(self, name: str) -> None:
+        with self._lock:
+            why = self._get_state_failing.pop(name, None)
+            count = self._get_state_errors.get(name, 0)
+        if why is not None:
+            self.get_logger().info(f'{name}: get_state answers again ({count} failed '
+                                   'call(s) so far)')
 
     async def _first_answer(self, name: str, deadline: float) -> None:
         """
@@ -496,21 +531,39 @@ class Supervisor(Node):
                 record.observe_unreachable(f'get_state did not answer within {timeout:g} s',
                                            now)
             generation = record.generation
-            if not client.service_is_ready():
+        try:
+            ready = client.service_is_ready()
+            future = client.call_async(GetState.Request()) if ready else None
+        except Exception as error:  # noqa: B902 - one node's failing client must not stop
+            # the polls of the nodes after it (this runs in a loop over all of them)
+            self._poll_failed(name, generation, error)
+            return
+        if future is None:
+            with self._lock:
                 # Give nodes still starting up the start-up deadline before calling them down.
                 if (record.reachable is not None
                         or now - self._started_at > self._params['startup_timeout_s']):
                     record.observe_unreachable('get_state service not available', now)
-                return
-        future = client.call_async(GetState.Request())
+            return
         pending.append((future, now))
         future.add_done_callback(partial(self._on_polled, name, generation))
+
+    def _poll_failed(self, name: str, generation: int, error: BaseException) -> None:
+        why = self._get_state_failed(name, error)
+        record = self._records[name]
+        with self._lock:
+            if not record.busy and record.generation == generation:
+                record.observe_unreachable(why, time.time())
 
     def _on_polled(self, name: str, generation: int, future: Future) -> None:
         """Take a polled state in; start a recovery when the node needs one."""
         try:
-            if not future.done() or future.exception() is not None:
+            if not future.done():
+                return  # cancelled: nobody waits for this answer any more
+            if future.exception() is not None:
+                self._poll_failed(name, generation, future.exception())
                 return
+            self._get_state_answered(name)
             label, now, reason = future.result().current_state.label, time.time(), None
             record = self._records[name]
             with self._lock:
@@ -607,6 +660,7 @@ class Supervisor(Node):
                     restarts.append((name, stalled))
                 reports[name] = node_health(record, now=now,
                                             stalled=self._stalled.get(name, ''))
+                reports[name].values['get_state_errors'] = self._get_state_errors.get(name, 0)
         for name, reason in restarts:
             if not self._spawn(self._recover, name, reason, True):
                 self._release(name)

@@ -15,9 +15,13 @@
 """frame_provider over real rclpy and DDS, with real frames in a real volume."""
 
 import json
+import shutil
+import subprocess
+import sys
 import time
 
 import cv2
+from diagnostic_msgs.msg import DiagnosticArray
 from framebridge_ros.core.health import Level
 from framebridge_ros.nodes.frame_provider import FrameProvider
 from framebridge_ros.ros_glue import frame_qos, latched_qos, msg_to_image, stamp_to_epoch
@@ -90,15 +94,81 @@ def test_frame_reaches_every_topic_with_capture_stamp_and_exact_content(graph, v
     assert (info.width, info.height) == (320, 240)
 
 
-@pytest.mark.parametrize('watch_mode', ['events', 'poll', 'auto'])
-def test_watch_modes_deliver(graph, volume, watch_mode):
+@pytest.mark.parametrize('watch_mode, in_use', [
+    ('events', 'events'), ('poll', 'poll'), ('auto', 'events+poll')])
+def test_watch_modes_deliver(graph, volume, watch_mode, in_use):
     provider, collector, _ = graph(watch_mode=watch_mode, poll_interval_s=0.05)
+    assert provider._feed.watch_mode_in_use == in_use
+    assert provider.health()['frame_provider: frames'].values['watch_mode'] == in_use
     for number in range(3):
         write_frame(volume)
         wait_for(lambda: collector.count(COMPRESSED) == number + 1, timeout_s=10,
                  what=f'frame {number + 1} via {watch_mode}')
     latency = sorted(provider._feed.stats.discovery_latency_s)
     print(f'{watch_mode}: discovery latency median {1000 * latency[len(latency) // 2]:.2f} ms')
+
+
+# Run a command in a user namespace of its own in which no inotify instance may be
+# created: the limit is kept per user namespace, so the kernel refuses inotify_init1
+# (EMFILE) for this process alone, and nothing else on the machine is affected.
+_NO_INOTIFY = ['unshare', '--user', '--map-root-user', 'sh', '-c',
+               'echo 0 > /proc/sys/user/max_inotify_instances && exec "$@"', 'no-inotify']
+_PROBE = ('import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); '
+          'fd = libc.inotify_init1(0); print(fd, os.strerror(ctypes.get_errno()))')
+
+
+def _without_inotify(argv):
+    if shutil.which('unshare') is None:
+        pytest.skip('unshare (util-linux) is not installed: cannot take inotify away')
+    probe = subprocess.run(_NO_INOTIFY + [sys.executable, '-c', _PROBE],
+                           capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0 or not probe.stdout.startswith('-1 '):
+        pytest.skip(f'cannot make a user namespace without inotify here: '
+                    f'{(probe.stdout + probe.stderr).strip()}')
+    return _NO_INOTIFY + argv
+
+
+def test_without_inotify_auto_falls_back_to_polling_and_events_refuses(
+        rclpy_context, volume, tmp_path):
+    provider_argv = [sys.executable, '-m', 'framebridge_ros.cli', 'run', '--nodes',
+                     'provider', '--capture-dir', str(volume.root), '--status-period', '3600',
+                     '--param', 'min_file_bytes:=100', '--param', 'poll_interval_s:=0.05']
+    refused = subprocess.run(_without_inotify(provider_argv + ['--param', 'watch_mode:=events']),
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert 'use watch_mode poll' in refused.stdout + refused.stderr
+
+    collector = Collector(rclpy_context, _topics(5.0) + [('/diagnostics', DiagnosticArray, 50)])
+    spinner = Spinner(rclpy_context, collector.node)
+    log = tmp_path / 'provider.log'
+    with open(log, 'w') as stream:
+        process = subprocess.Popen(
+            _without_inotify(provider_argv + ['--param', 'watch_mode:=auto']),
+            stdout=stream, stderr=subprocess.STDOUT)
+
+    def watch_mode():
+        with collector._lock:
+            arrays = [message for _, message in collector.messages['/diagnostics']]
+        for array in reversed(arrays):
+            for status in array.status:
+                if status.name == 'frame_provider: frames':
+                    return {pair.key: pair.value for pair in status.values}['watch_mode']
+        return None
+
+    try:
+        wait_for(lambda: watch_mode() is not None, timeout_s=30,
+                 what=f'the provider on /diagnostics; log: {log.read_text()}')
+        assert watch_mode() == 'poll'
+        assert 'file events unavailable' in log.read_text()
+        for number in range(2):
+            _, jpeg, _ = write_frame(volume)
+            wait_for(lambda: collector.count(COMPRESSED) == number + 1, timeout_s=10,
+                     what=f'frame {number + 1} by polling')
+            assert bytes(collector.last(COMPRESSED).data) == jpeg
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        spinner.close()
 
 
 def test_stale_frame_is_never_published(graph, volume):

@@ -14,6 +14,7 @@
 
 """host_capture node over real rclpy/DDS, and the whole hand-off end to end."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -82,7 +83,9 @@ def test_end_to_end_fake_rpicam_to_subscriber(rclpy_context, tmp_path, fake_came
     host = subprocess.Popen(
         [sys.executable, '-m', 'framebridge_ros.nodes.host_capture', '--ros-args',
          '-p', f'capture_dir:={volume.root}', '-p', 'source:=rpicam', '-p', 'width:=640',
-         '-p', 'height:=480', '-p', 'interval_s:=0.5'],
+         '-p', 'height:=480', '-p', 'interval_s:=0.5',
+         # Keep every frame in live/ for the test: each one published is compared to it.
+         '-p', 'max_images:=1000'],
         env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     provider = FrameProvider(context=rclpy_context, parameter_overrides=_parameters(
         capture_dir=str(volume.root)))
@@ -108,10 +111,10 @@ def test_end_to_end_fake_rpicam_to_subscriber(rclpy_context, tmp_path, fake_came
             metadata = json.loads(entry['camera/metadata'].data)
             frame = volume.live / (frame_stem(capture_time=metadata['capture_time'],
                                               sequence=metadata['sequence']) + '.jpg')
-            if not frame.exists():
-                continue  # retention may already have removed it
-            jpeg = frame.read_bytes()
-            assert bytes(entry['camera/image_raw/compressed'].data) == jpeg
+            jpeg = frame.read_bytes()  # every published frame is still there to compare
+            published = bytes(entry['camera/image_raw/compressed'].data)
+            assert published == jpeg
+            assert hashlib.sha256(published).hexdigest() == metadata['sha256']
             expected = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
             assert np.array_equal(msg_to_image(entry['camera/image_raw']), expected)
             assert metadata['source'] == 'rpicam' and 'ExposureTime' in metadata['camera']

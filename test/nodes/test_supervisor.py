@@ -33,8 +33,10 @@ from framebridge_ros.core.volume.layout import frame_stem, newest_frame, stem_ca
 from framebridge_ros.nodes.supervisor import Supervisor
 from framebridge_ros.ros_glue import LEVEL_NAMES
 from framebridge_testing import Collector, FrameLanding, Spinner, wait_for, write_frame
-from lifecycle_msgs.srv import GetState
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
 import pytest
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
@@ -300,10 +302,14 @@ def test_diagnostics_levels_fine_stale_low_disk_and_node_down(graph, volume, tmp
         assert 'host capture is not delivering' in graph.latest(vol).message
         assert graph.level(node) == 'OK'  # no frames arriving: not the provider's fault
         wait_for(lambda: marker.exists(), timeout_s=5, what='host_restart_command run')
-        time.sleep(1.5)
+        # The back-off period starts at host_stale_s (2.5 s), not restart_backoff_base_s
+        # (1 s): the second run must wait that long after the first.
+        wait_for(lambda: len(supervisor.host_restarts) >= 2, timeout_s=10,
+                 what='the second host_restart_command run')
         runs = [started for started, _ in supervisor.host_restarts]
-        assert len(runs) == 1  # the next try waits host_stale_s (2.5 s) at least
-        wait_for(lambda: len(marker.read_text().split()) == len(runs), timeout_s=5,
+        print(f'host_restart_command runs {runs[1] - runs[0]:.2f} s apart (host_stale_s 2.5)')
+        assert runs[1] - runs[0] >= 2.5
+        wait_for(lambda: len(marker.read_text().split()) >= 2, timeout_s=5,
                  what='each run to write its line')
         samples['stale frames'] = [_show(graph.latest(vol))]
 
@@ -327,9 +333,12 @@ def test_diagnostics_levels_fine_stale_low_disk_and_node_down(graph, volume, tmp
         print(f'node killed -> ERROR reported after {time.time() - killed:.2f} s')
         assert graph.latest(node).message.startswith('down')
         samples['node down'] = [_show(graph.latest(node))]
+        # supervisor/status follows its /diagnostics by a moment: wait for it.
+        wait_for(lambda: json.loads(graph.diagnostics.last('/supervisor/status').data)[
+            'nodes']['frame_provider']['level'] == 'ERROR', timeout_s=5,
+            what='supervisor/status with the node down')
         status = json.loads(graph.diagnostics.last('/supervisor/status').data)
         assert status['level'] == 'ERROR' and not status['all_active']
-        assert status['nodes']['frame_provider']['level'] == 'ERROR'
         for case, lines in samples.items():
             print(f'--- {case}')
             print('\n'.join(lines))
@@ -391,3 +400,108 @@ def test_cleanup_service_dry_run_retention_and_emergency(graph, volume, tmp_path
     assert outside.read_bytes() == b'precious' and foreign.read_bytes() == b'mine'
     assert sorted(p.name for p in volume.metadata.iterdir()) == sorted(
         p.stem + '.json' for p in fresh[:2])
+
+
+def test_a_get_state_call_that_raises_is_reported_counted_and_logged_once(graph, tmp_path,
+                                                                          capfd):
+    graph.start_fixture('fixture_blind')
+    graph.start_fixture('fixture_seen')
+    supervisor, _ = graph.supervisor(managed_nodes=['fixture_blind', 'fixture_seen'],
+                                     capture_dir=str(tmp_path / 'volume'))
+    blind, seen = 'supervisor: fixture_blind', 'supervisor: fixture_seen'
+    wait_for(lambda: graph.level(blind) == 'OK' and graph.level(seen) == 'OK', timeout_s=30,
+             what='both fixtures active')
+    # The fault: the supervisor's own get_state client of one node is destroyed, so every
+    # call on it raises inside rclpy (InvalidHandle), as a broken client would.
+    supervisor.destroy_client(supervisor._get_clients['fixture_blind'])
+    wait_for(lambda: graph.level(blind) == 'ERROR'
+             and int(graph.values(blind).get('get_state_errors', 0)) >= 3, timeout_s=10,
+             what='the raising get_state reported and counted')
+    print(f'\n{_show(graph.latest(blind))}')
+    assert 'get_state call failed' in graph.latest(blind).message
+    # The nodes after it are still polled, and fine.
+    record = supervisor.records['fixture_seen']
+    answered = record.last_answer
+    wait_for(lambda: record.last_answer > answered, timeout_s=5, what='fixture_seen polled')
+    assert graph.level(seen) == 'OK' and graph.values(seen)['get_state_errors'] == '0'
+    log = capfd.readouterr().err
+    assert log.count('fixture_blind: get_state call failed') == 1, log  # once per episode
+
+    # Repaired: answers again, OK, said once; a new failure would be a new episode.
+    supervisor._get_clients['fixture_blind'] = supervisor.create_client(
+        GetState, 'fixture_blind/get_state', callback_group=ReentrantCallbackGroup())
+    wait_for(lambda: graph.level(blind) == 'OK', timeout_s=15, what='fixture_blind OK again')
+    log = capfd.readouterr().err
+    assert log.count('fixture_blind: get_state answers again') == 1, log
+    assert supervisor.records['fixture_blind'].restarts == 0
+
+
+def test_a_finalized_node_is_an_error_and_is_not_restarted(graph, tmp_path):
+    graph.start_fixture('fixture_final')
+    supervisor, _ = graph.supervisor(managed_nodes=['fixture_final'],
+                                     capture_dir=str(tmp_path / 'volume'))
+    name = 'supervisor: fixture_final'
+    wait_for(lambda: graph.level(name) == 'OK', timeout_s=30, what='fixture active')
+    request = ChangeState.Request()
+    request.transition.id = Transition.TRANSITION_ACTIVE_SHUTDOWN
+    response = graph._call(ChangeState, '/fixture_final/change_state', request, 10.0)
+    assert response is not None and response.success
+    wait_for(lambda: graph.level(name) == 'ERROR', timeout_s=10, what='finalized ERROR')
+    print(f'\n{_show(graph.latest(name))}')
+    assert graph.latest(name).message.startswith('finalized: only a new process')
+    response = graph.trigger('/supervisor/resume')
+    assert not response.success and 'finalized' in response.message
+    record = supervisor.records['fixture_final']
+    assert (record.restarts, record.state) == (0, 'finalized')
+    assert graph.state('fixture_final') == 'finalized'
+
+
+HUNG_COMMAND = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])
+open(sys.argv[1], 'a').write(f'{os.getpid()} {child.pid}\\n')
+time.sleep(120)
+"""
+
+
+def _gone(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as stream:
+            return stream.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize('case', ['hung', 'cannot_run'])
+def test_host_restart_command_that_hangs_is_killed_and_one_that_cannot_run_is_reported(
+        graph, volume, tmp_path, case):
+    pids = tmp_path / 'pids'
+    command = ([sys.executable, '-c', HUNG_COMMAND, str(pids)] if case == 'hung'
+               else [str(tmp_path / 'no-such-restart-command')])
+    supervisor, _ = graph.supervisor(
+        managed_nodes=[''], autostart=False, capture_dir=str(volume.root), host_stale_s=0.5,
+        host_restart_command=command, host_restart_timeout_s=5.0,
+        restart_backoff_base_s=60.0, restart_backoff_max_s=120.0,  # no second run here
+        emergency_free_percent=0.0, warn_free_percent=0.0)
+    vol = 'supervisor: volume'
+    if case == 'hung':
+        wait_for(lambda: pids.exists() and len(pids.read_text().split()) >= 2, timeout_s=15,
+                 what='the command and its child to start')
+        started = time.monotonic()
+        wait_for(lambda: supervisor.host_restarts
+                 and supervisor.host_restarts[0][1].startswith('killed after 5 s'),
+                 timeout_s=15, what='the hung command killed at host_restart_timeout_s')
+        print(f'\nhung host_restart_command killed {time.monotonic() - started:.2f} s after '
+              'it started (host_restart_timeout_s 5)')
+        first_run = pids.read_text().splitlines()[0]
+        for pid in map(int, first_run.split()):  # the command and what it started
+            wait_for(lambda: _gone(pid), timeout_s=5, what=f'process {pid} ended')
+        outcome = 'killed after 5 s'
+    else:
+        wait_for(lambda: supervisor.host_restarts, timeout_s=10, what='a restart attempt')
+        outcome = 'could not run: No such file or directory'
+        assert supervisor.host_restarts[0][1] == outcome
+    wait_for(lambda: outcome in graph.values(vol).get('last_host_restart', ''), timeout_s=5,
+             what='the outcome on /diagnostics')
+    assert graph.level(vol) == 'ERROR' and int(graph.values(vol)['host_restarts']) >= 1
+    print(_show(graph.latest(vol)))
