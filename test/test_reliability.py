@@ -136,6 +136,22 @@ def _provider_process(start, volume, name='frame_provider'):
                   '--status-period', '3600'], name)
 
 
+def _until_a_first_frame(volume, collector, topic, timeout_s=30.0):
+    """
+    Write a frame every 3 s until one arrives on topic (a provider process starting up).
+
+    On a loaded machine the process can take longer to come up than a frame stays fresh
+    (max_age_s 2), and DDS discovery can outlast a frame's 2 s lifespan.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not collector.count(topic):
+        assert time.monotonic() < deadline, f'no first frame on {topic} within {timeout_s} s'
+        write_frame(volume)
+        retry_at = time.monotonic() + 3
+        while not collector.count(topic) and time.monotonic() < retry_at:
+            time.sleep(0.01)
+
+
 @pytest.fixture
 def provider_graph(rclpy_context, volume):
     """Start an active in-process provider and a collector; yield (provider, collector)."""
@@ -383,15 +399,7 @@ def test_hostile_metadata_leaves_the_provider_up_with_bounded_memory(
     spinner = Spinner(rclpy_context, collector.node)
     provider = _provider_process(processes, volume)
     try:
-        # Until the first one arrives: on a loaded machine discovery can outlast a frame's
-        # 2 s lifespan, and a frame written before the process is up may be stale.
-        deadline = time.monotonic() + 30
-        while not (collector.count(COMPRESSED) and collector.count(METADATA)):
-            assert time.monotonic() < deadline, 'no first frame within 30 s'
-            write_frame(volume)
-            retry_at = time.monotonic() + 3
-            while not collector.count(COMPRESSED) and time.monotonic() < retry_at:
-                time.sleep(0.01)
+        _until_a_first_frame(volume, collector, COMPRESSED)
         wait_for(lambda: collector.count(METADATA) == collector.count(COMPRESSED),
                  timeout_s=10, what='the first frame metadata')
         rss_before = _rss_kib(provider.pid)
@@ -438,8 +446,7 @@ def test_metadata_nested_just_under_the_parser_limit_does_not_crash_a_consumer(
                      '--status-period', '3600'], 'sky_analyzer')
     jpeg = encode(test_image())
     try:
-        write_frame(volume)
-        wait_for(lambda: collector.count(METADATA) == 1, timeout_s=30, what='first frame')
+        _until_a_first_frame(volume, collector, METADATA)
         for depth in range(940, 1000):
             now = time.time()
             nested = '[' * depth + ']' * depth
