@@ -187,10 +187,11 @@ def run_clip(context, *, light: str, traffic: str, seed: int, frames: int,
 
 
 def run_set(context, *, name: str, clips: int, frames: int,
-            detector_params: Optional[dict] = None) -> List[ClipResult]:
+            detector_params: Optional[dict] = None,
+            regimes=REGIMES) -> List[ClipResult]:
     """Run clips per regime of one seed set (tuning or held-out)."""
     results = []
-    for light, traffic in REGIMES:
+    for light, traffic in regimes:
         for k in range(clips):
             seed = SEED_SETS[name] + k
             results.append(run_clip(context, light=light, traffic=traffic, seed=seed,
@@ -464,6 +465,8 @@ def main(argv=None) -> int:
                         help='regimes only: no timing run, no real footage')
     parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
                         help='a detector parameter for every clip (tuning runs)')
+    parser.add_argument('--regime', action='append', default=[], metavar='LIGHT_TRAFFIC',
+                        help='only these regimes, e.g. day_dense (repeatable)')
     parser.add_argument('--quick', action='store_true', help='a smoke run')
     parser.add_argument('--json', type=Path, help='also write the figures here')
     args = parser.parse_args(argv)
@@ -480,8 +483,9 @@ def main(argv=None) -> int:
         names = ('tuning', 'held-out') if args.set == 'both' else (args.set,)
         everything = []
         for name in names:
+            regimes = [tuple(r.split('_')) for r in args.regime] or REGIMES
             results = run_set(context, name=name, clips=args.clips, frames=args.frames,
-                              detector_params=overrides)
+                              detector_params=overrides, regimes=regimes)
             everything += results
             frames += args.frames * len(results)
             figures[name] = regime_report(name, results)

@@ -90,6 +90,7 @@ class AnalyzerStats:
     last_status: str = '-'
     last_analysis_time: Optional[float] = None
     processing_ms: List[float] = field(default_factory=list)
+    lanes: List[Dict[str, Any]] = field(default_factory=list)
 
 
 class VehicleAnalyzer:
@@ -146,6 +147,8 @@ class VehicleAnalyzer:
         s.last_status = status
         s.last_analysis_time = time.time()
         s.processing_ms = (s.processing_ms + [elapsed])[-100:]
+        if s.frames % 10 == 0:  # lanes change slowly; grouping them is not free
+            s.lanes = self.tracker.lanes()
         return FrameAnalysis(detections=kept, track_ids=ids, crossings=crossings,
                              counts=dict(self.tracker.counts), threshold=threshold,
                              status=status, processing_ms=elapsed, image_size=(w, h))
@@ -157,10 +160,13 @@ def detector_health(stats: AnalyzerStats, *, now: float, max_age_s: float,
     Judge a vehicle detector from its AnalyzerStats.
 
     STALE before the first frame; WARN when no frame was analysed for 5 x max_age_s
-    (at least 10 s: is the provider publishing?), while the motion model warms up, or
-    when the median frame takes over a second (the detector cannot keep up with 1 fps).
+    (at least 10 s: is the provider publishing?), while the motion model warms up, when
+    a lane carries traffic but the tracker learned no flow for it (its crossings go
+    uncounted), or when the median frame takes over a second (the detector cannot keep
+    up with 1 fps).
     """
     times = sorted(stats.processing_ms)
+    stuck = [lane for lane in stats.lanes if lane['flow_px_per_s'] is None]
     median = times[len(times) // 2] if times else None
     last = stats.last_analysis_time
     values = {
@@ -173,6 +179,8 @@ def detector_health(stats: AnalyzerStats, *, now: float, max_age_s: float,
         'last_status': stats.last_status,
         'last_frame_age_s': '-' if last is None else round(now - last, 3),
         'processing_median_ms': '-' if median is None else round(median, 2),
+        'lanes': len(stats.lanes),
+        'lanes_without_flow': len(stuck),
     }
     if last is None:
         return Health(Level.STALE, 'no frame analysed yet', values)
@@ -181,6 +189,10 @@ def detector_health(stats: AnalyzerStats, *, now: float, max_age_s: float,
         return Health(Level.WARN, f'no frame analysed for {now - last:.0f} s', values)
     if stats.last_status == 'warming_up':
         return Health(Level.WARN, 'learning the background', values)
+    if stuck:
+        rows = ', '.join(f'{lane["row"]:.0f}' for lane in stuck)
+        return Health(Level.WARN, f'{len(stuck)} lane(s) with traffic learned no flow '
+                      f'(rows {rows} px): their crossings may go uncounted', values)
     if median is not None and median > 1000.0:
         return Health(Level.WARN, f'median analysis time {median:.0f} ms is too slow',
                       values)

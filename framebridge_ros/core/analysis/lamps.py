@@ -40,7 +40,8 @@ from framebridge_ros.core.analysis.tracking import box_iou
 import numpy as np
 
 
-def _cut_beams(fg: np.ndarray, light: np.ndarray, *, height_frac: float) -> np.ndarray:
+def _cut_beams(fg: np.ndarray, light: np.ndarray, *, height_frac: float,
+               heads: Optional[Sequence['_Lamp']] = None) -> np.ndarray:
     """
     Return fg without the light beams at the ends of its blobs.
 
@@ -50,6 +51,11 @@ def _cut_beams(fg: np.ndarray, light: np.ndarray, *, height_frac: float) -> np.n
     the body. A blob that is lit and flat throughout (a beam on its own) has nothing
     taller than itself, so it is kept unless it is lit throughout and flat (wider than
     twice its height).
+
+    With the head lamps known (``heads``, lamp cores that are not red), a run is cut
+    only where a head lamp sits at that end of the body: a beam shines ahead of a head
+    lamp, and a bright body (a white van at dusk is "lit" by the test above too) has
+    no head lamp at its flat, low end (a bonnet, a trailer, a bus's lower side).
     """
     count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     out = fg.copy()
@@ -60,10 +66,16 @@ def _cut_beams(fg: np.ndarray, light: np.ndarray, *, height_frac: float) -> np.n
         tall = np.flatnonzero(heights >= height_frac * heights.max())
         lit = comp & (light[y:y + h, x:x + w] > 0)
         cut = np.zeros(w, bool)
-        for run in (slice(0, tall[0]), slice(tall[-1] + 1, w)):
+        for run, edge in ((slice(0, tall[0]), tall[0]), (slice(tall[-1] + 1, w), tall[-1] + 1)):
             # The flat run beyond the body is cut when it is mostly light.
-            if 2 * lit[:, run].sum() >= heights[run].sum() > 0:
-                cut[run] = True
+            if not 2 * lit[:, run].sum() >= heights[run].sum() > 0:
+                continue
+            if heads is not None and not any(
+                    y <= lamp.cy < y + h
+                    and abs(lamp.cx - (x + edge)) <= max(lamp.w, 0.1 * w) + 2
+                    for lamp in heads):
+                continue  # no head lamp at this end: not a beam
+            cut[run] = True
         if cut.any():
             out[y:y + h, x:x + w][comp & cut[None, :]] = 0
     return out

@@ -312,7 +312,11 @@ class MotionDetector(Detector):
             self._status = 'warming_up'
             return []
         shadow = cv2.inRange(fg, 100, 150)  # MOG2 marks shadows 127
-        _, fg = cv2.threshold(fg, 200, 255, cv2.THRESH_BINARY)
+        # A cast shadow needs the sun: with headlights on there is none (only beams and
+        # street lamps, which brighten), so what MOG2 calls shadow is a dark body, not
+        # the road in shade; at dusk everything is nearly grey and every darker body
+        # passes MOG2's shadow test.
+        _, fg = cv2.threshold(fg, 100 if self.headlights else 200, 255, cv2.THRESH_BINARY)
         region_px = max(1, cv2.countNonZero(self._mask))
         changed = cv2.countNonZero(cv2.bitwise_and(fg, self._mask)) / region_px
         if changed > c.max_foreground_frac:
@@ -340,10 +344,12 @@ class MotionDetector(Detector):
                 for core in cores:
                     if not core.tail:
                         self._lanes.vote(core.y + core.h / 2.0, _beam_side(light, core))
-            fg = _cut_beams(fg, light, height_frac=c.beam_height_frac)
+            fg = _cut_beams(fg, light, height_frac=c.beam_height_frac,
+                            heads=[core for core in cores if not core.tail] if cores else None)
         contours, _ = cv2.findContours(fg, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         boxes = _merge_fragments([cv2.boundingRect(cnt) for cnt in contours],
-                                 c.merge_gap_frac)
+                                 c.merge_gap_frac, max_aspect=c.vehicle_max_aspect,
+                                 max_area=c.max_area_frac * sw * sh)
         lanes = self._lanes if cores else None
         if lanes is not None:
             _vote_by_lamp_pairs(lanes, boxes, cores)
@@ -398,9 +404,17 @@ def _grow_into(seeds: np.ndarray, allowed: np.ndarray, *, steps: int) -> np.ndar
     return grown
 
 
-def _merge_fragments(boxes: List[Tuple[int, int, int, int]],
-                     gap_frac: float) -> List[Tuple[int, int, int, int]]:
-    """Merge boxes that share most of their rows and are closer than gap_frac of height."""
+def _merge_fragments(boxes: List[Tuple[int, int, int, int]], gap_frac: float, *,
+                     max_aspect: float = float('inf'),
+                     max_area: float = float('inf')) -> List[Tuple[int, int, int, int]]:
+    """
+    Merge boxes that share most of their rows and are closer than gap_frac of height.
+
+    Fragments are of one vehicle, so a merge that would give something no vehicle is
+    (longer than ``max_aspect`` times its height, or larger than ``max_area``) is not
+    made: in dense traffic side-by-side fragments would otherwise chain a whole lane,
+    or every lane, into one box.
+    """
     boxes = sorted(boxes)
     merged = True
     while merged and len(boxes) > 1:
@@ -408,10 +422,12 @@ def _merge_fragments(boxes: List[Tuple[int, int, int, int]],
         out: List[Tuple[int, int, int, int]] = []
         for box in boxes:
             for i, other in enumerate(out):
-                if _same_object(box, other, gap_frac):
-                    x0, y0 = min(box[0], other[0]), min(box[1], other[1])
-                    x1 = max(box[0] + box[2], other[0] + other[2])
-                    y1 = max(box[1] + box[3], other[1] + other[3])
+                x0, y0 = min(box[0], other[0]), min(box[1], other[1])
+                x1 = max(box[0] + box[2], other[0] + other[2])
+                y1 = max(box[1] + box[3], other[1] + other[3])
+                plausible = x1 - x0 <= max_aspect * (y1 - y0) \
+                    and (x1 - x0) * (y1 - y0) <= max_area
+                if plausible and _same_object(box, other, gap_frac):
                     out[i] = (x0, y0, x1 - x0, y1 - y0)
                     merged = True
                     break

@@ -46,7 +46,11 @@ Decision (all weights are ``SkyConfig`` fields, documented there):
    (weight 2), log exposure x gain (weight 1, inverted: long exposures mean dark).
 2. warmth ``w`` in [0, 1]: a smooth step of warm_fraction (sunrise and sunset colours).
 3. scores: ``night = 1 - d``; ``dawn_dusk = d * w``; and the day labels share
-   ``d * (1 - w)`` by the cloud cover bands (clear below ``clear_below``, cloudy from
+   ``d * (1 - w)`` by the cloud cover bands. When the metadata has ``Lux`` the light
+   level alone decides between night, twilight and day instead: below ``night_lux``
+   (3.4, the end of civil twilight) night, from ``day_lux`` (400, sunset) day, between
+   them ``dawn_dusk`` whatever the colour of the sky (an overcast dusk is grey); the
+   day share goes to the cloud cover bands (clear below ``clear_below``, cloudy from
    ``cloudy_from``, as in meteorology's okta bands: up to 2 oktas is fair, 6 or more
    is overcast), blended with texture (``texture_weight``): broken cloud has edges, a
    clear or an overcast sky has few.
@@ -111,7 +115,7 @@ class SkyConfig:
     edge_threshold: float = 40.0
     night_brightness: float = 45.0
     day_brightness: float = 100.0
-    night_lux: float = 5.0
+    night_lux: float = 3.4
     day_lux: float = 400.0
     night_exposure_gain: float = 400000.0
     day_exposure_gain: float = 20000.0
@@ -121,7 +125,7 @@ class SkyConfig:
     warm_low: float = 0.10
     warm_high: float = 0.30
     clear_below: float = 0.25
-    cloudy_from: float = 0.70
+    cloudy_from: float = 0.75
     band_softness: float = 0.05
     texture_weight: float = 0.15
     edge_low: float = 0.15
@@ -162,8 +166,10 @@ _SKY_HELP = {
     'edge_threshold': ('Sky: Sobel magnitude of an edge pixel (texture).', 0.0, 2000.0),
     'night_brightness': ('Sky: mean V at or below which pixels say night.', 0.0, 255.0),
     'day_brightness': ('Sky: mean V at or above which pixels say day.', 0.0, 255.0),
-    'night_lux': ('Sky: camera Lux at or below which it is night.', 1e-6, 1e6),
-    'day_lux': ('Sky: camera Lux at or above which it is day.', 1e-6, 1e6),
+    'night_lux': ('Sky: camera Lux below which it is night (3.4: the end of civil '
+                  'twilight).', 1e-6, 1e6),
+    'day_lux': ('Sky: camera Lux from which it is day (400: sunset); between the two '
+                'it is dawn or dusk whatever the colour of the sky.', 1e-6, 1e6),
     'night_exposure_gain': ('Sky: ExposureTime (us) x AnalogueGain at or above which it '
                             'is night.', 1.0, 1e9),
     'day_exposure_gain': ('Sky: ExposureTime (us) x AnalogueGain at or below which it '
@@ -176,7 +182,7 @@ _SKY_HELP = {
     'warm_low': ('Sky: warm (sunrise/sunset) fraction where warmth starts.', 0.0, 1.0),
     'warm_high': ('Sky: warm fraction where warmth is full.', 0.0, 1.0),
     'clear_below': ('Sky: cloud cover below which the sky is clear.', 0.0, 1.0),
-    'cloudy_from': ('Sky: cloud cover from which the sky is cloudy.', 0.0, 1.0),
+    'cloudy_from': ('Sky: cloud cover from which the sky is cloudy (6/8 oktas).', 0.0, 1.0),
     'band_softness': ('Sky: half width of the soft edge between cover bands.', 0.0, 0.5),
     'texture_weight': ('Sky: share of edge density in the clear/partly/cloudy scores.',
                        0.0, 1.0),
@@ -269,6 +275,9 @@ def sky_features(image: np.ndarray, *, region: Optional[Polygon] = None,
     }
 
 
+_LUX_SOFT = 0.15
+
+
 def sky_scores(features: Mapping[str, float], camera: Mapping[str, float],
                config: Optional[SkyConfig] = None) -> Dict[str, float]:
     """Return a score in [0, 1] per label, summing to 1 (see the module doc, steps 1-3)."""
@@ -286,6 +295,17 @@ def sky_scores(features: Mapping[str, float], camera: Mapping[str, float],
     total = sum(weight for weight, _ in evidence)
     day = sum(weight * value for weight, value in evidence) / total if total else 0.0
     warm = _smoothstep(features['warm_fraction'], c.warm_low, c.warm_high)
+    twilight = day * warm
+    if 'lux' in camera:
+        # Twilight is a light level, not a colour: an overcast dusk is grey. Between
+        # the end of civil twilight and sunset it is dawn or dusk (soft edges of
+        # +-0.15 decades, about +-40 %).
+        lux = math.log10(camera['lux'])
+        not_night = _smoothstep(lux, math.log10(c.night_lux) - _LUX_SOFT,
+                                math.log10(c.night_lux) + _LUX_SOFT)
+        day = _smoothstep(lux, math.log10(c.day_lux) - _LUX_SOFT,
+                          math.log10(c.day_lux) + _LUX_SOFT)
+        twilight, warm = max(0.0, not_night - day), 0.0
     cover, soft = features['cloud_cover'], c.band_softness
     above_clear = _smoothstep(cover, c.clear_below - soft, c.clear_below + soft)
     above_partly = _smoothstep(cover, c.cloudy_from - soft, c.cloudy_from + soft)
@@ -296,8 +316,8 @@ def sky_scores(features: Mapping[str, float], camera: Mapping[str, float],
     t = c.texture_weight
     scores = {label: day * (1.0 - warm) * ((1.0 - t) * bands[label] + t * texture[label])
               for label in bands}
-    scores['night'] = 1.0 - day
-    scores['dawn_dusk'] = day * warm
+    scores['night'] = max(0.0, 1.0 - day - twilight) if 'lux' in camera else 1.0 - day
+    scores['dawn_dusk'] = twilight
     total = sum(scores.values()) or 1.0
     return {label: round(float(scores[label] / total), 4) for label in SKY_CONDITIONS}
 

@@ -44,7 +44,11 @@ A track seen only once, in a lane with no flow learned yet, is not matched in a 
 where two detections fit its gate and neither stands where it was (IoU > 0.7): in dense
 traffic at 1 fps the best fit is as likely the vehicle behind, and a wrong first
 velocity would teach the whole lane a wrong flow. A lane that only ever carries dense
-traffic may then learn no flow, and its crossings go uncounted rather than miscounted.
+traffic learns its flow from displacement votes instead (:meth:`Tracker._voted_flow`):
+every detection of the last frame votes its displacement to every detection of this
+frame in its lane, and the lane's true displacement piles up while the wrong pairs
+spread, because gaps vary and a lane's speed does not. A lane that carries traffic
+but has learned no flow either way is listed by :meth:`Tracker.lanes`.
 A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
 detection does not split it. A crossing is counted when the bottom centre of a track's
 box (its ground point) moves across the counting line between two observations; a
@@ -64,6 +68,8 @@ import numpy as np
 __all__ = ['LineCrossing', 'Track', 'Tracker', 'appearance', 'box_iou', 'parse_line']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
+_MIN_VOTES = 8
+_MIN_SHARE = 0.08
 Point = Tuple[float, float]
 
 
@@ -152,6 +158,18 @@ class Track:
 
 
 @dataclass
+class _Vote:
+    """One displacement vote: a detection of the last frame to one of this frame."""
+
+    cy: float
+    h: float
+    vx: float
+    vy: float
+    weight: float
+    t: float
+
+
+@dataclass
 class _Flow:
     """Velocity of a confirmed track at one image row, remembered as a lane prior."""
 
@@ -211,6 +229,10 @@ class Tracker:
         self._flows: List[_Flow] = []
         self.counts: Dict[str, int] = dict.fromkeys(self.directions, 0)
         self._last_t: Optional[float] = None
+        self._votes: List[_Vote] = []
+        self._previous: List[Tuple[Box, Optional[np.ndarray]]] = []
+        self._previous_t = 0.0
+        self._seen: List[Tuple[float, float, float]] = []  # (cy, h, t) of detections
 
     @property
     def tracks(self) -> List[Track]:
@@ -223,6 +245,9 @@ class Tracker:
         self._flows.clear()
         self.counts = dict.fromkeys(self.directions, 0)
         self._last_t = None
+        self._votes.clear()
+        self._previous = []
+        self._seen.clear()
 
     # --- prediction ---------------------------------------------------------------
 
@@ -232,10 +257,99 @@ class Tracker:
         near = [f for f in self._flows
                 if abs(f.cy - cy) <= 0.5 * max(h, f.h) and t - f.t <= self._flow_memory_s]
         if not near:
-            return None
+            return self._voted_flow(cy, h)
         vx = sorted(f.vx for f in near)[len(near) // 2]
         vy = sorted(f.vy for f in near)[len(near) // 2]
         return (vx, vy)
+
+    def _voted_flow(self, cy: float, h: float) -> Optional[Point]:
+        """
+        Return a lane's flow from displacement votes when one displacement dominates.
+
+        Every detection of the last frame votes, for every detection of this frame in
+        its lane (same rows, similar height and colour), the displacement between them.
+        In dense traffic most pairs are wrong (the vehicle ahead, the one behind), but
+        the gaps between vehicles vary while a lane's speed does not: over many frames
+        the true displacement piles up in one bin and the wrong ones spread. The bin is
+        a quarter of a vehicle height wide; the peak (with its two neighbours) needs
+        ``_MIN_VOTES`` votes, ``_MIN_SHARE`` of the band's votes, and twice the weight
+        of any bin not next to it.
+        """
+        near = [v for v in self._votes if abs(v.cy - cy) <= 0.5 * max(h, v.h)]
+        if len(near) < _MIN_VOTES:
+            return None
+        step = max(1.0, 0.25 * h)
+        bins: Dict[int, float] = {}
+        for v in near:
+            key = int(round(v.vx / step))
+            bins[key] = bins.get(key, 0.0) + v.weight
+        peak = max(bins, key=lambda k: bins[k])
+        rival = max([w for k, w in bins.items() if abs(k - peak) > 1], default=0.0)
+        members = [v for v in near if abs(int(round(v.vx / step)) - peak) <= 1]
+        share = sum(v.weight for v in members) / sum(v.weight for v in near)
+        # A lane of N vehicles a frame gives N true pairs of N x N: the peak holds about
+        # 1/N of the votes, while pairs that mean nothing spread over every bin.
+        if len(members) < _MIN_VOTES or bins[peak] < 2.0 * rival or share < _MIN_SHARE:
+            return None
+        vx = sorted(v.vx for v in members)[len(members) // 2]
+        vy = sorted(v.vy for v in members)[len(members) // 2]
+        if math.hypot(vx, vy) < self._min_flow_speed_frac * self._width:
+            return None  # standing traffic teaches no flow
+        return (vx, vy)
+
+    def _vote(self, boxes: Sequence[Box], features: Sequence[Optional[np.ndarray]],
+              t: float) -> None:
+        """Add this frame's displacement votes against the last frame's detections."""
+        dt = t - (self._previous_t if self._previous else t)
+        if self._previous and 0.0 < dt <= 3.0:
+            for box, feature in zip(boxes, features):
+                cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
+                for old, old_feature in self._previous:
+                    ox, oy = old[0] + old[2] / 2.0, old[1] + old[3] / 2.0
+                    if abs(cy - oy) > 0.5 * max(box[3], old[3]) or max(box[3], old[3]) \
+                            > self._max_height_ratio * max(1e-6, min(box[3], old[3])):
+                        continue
+                    weight = 1.0
+                    if feature is not None and old_feature is not None:
+                        unlike = cv2.compareHist(old_feature, feature,
+                                                 cv2.HISTCMP_BHATTACHARYYA)
+                        if unlike > self._max_appearance_distance:
+                            continue
+                        weight = 1.0 - unlike
+                    self._votes.append(_Vote(cy=cy, h=box[3], vx=(cx - ox) / dt,
+                                             vy=(cy - oy) / dt, weight=weight, t=t))
+        self._previous = list(zip(boxes, features))
+        self._previous_t = t
+        self._seen += [(b[1] + b[3] / 2.0, b[3], t) for b in boxes]
+        keep = t - self._flow_memory_s
+        self._votes = [v for v in self._votes if v.t >= keep]
+        self._seen = [s for s in self._seen if s[2] >= keep]
+
+    def lanes(self, *, min_detections: int = 20) -> List[Dict[str, float]]:
+        """
+        Return the lanes seen lately: their row, detections, and whether a flow is known.
+
+        A lane is a band of rows where detections keep coming (grouped when their
+        centres are within half a box height); only bands with ``min_detections`` in
+        the flow memory count. A lane that carries traffic but never learns a flow has
+        its crossings left uncounted: the node reports it on /diagnostics.
+        """
+        out: List[Dict[str, float]] = []
+        group: List[Tuple[float, float, float]] = []
+        for seen in sorted(self._seen) + [(float('inf'), 0.0, 0.0)]:
+            if group and seen[0] - group[-1][0] > 0.5 * max(seen[1], group[-1][1]):
+                if len(group) >= min_detections:
+                    cy = group[len(group) // 2][0]
+                    h = sorted(g[1] for g in group)[len(group) // 2]
+                    probe = Track(track_id=0, box=(0.0, cy - h / 2.0, h, h), first_t=0.0,
+                                  last_t=0.0)
+                    flow = self._prior(probe, self._last_t or 0.0)
+                    out.append({'row': round(cy, 1), 'detections': len(group),
+                                'flow_px_per_s': None if flow is None
+                                else round(math.hypot(*flow), 1)})
+                group = []
+            group.append(seen)
+        return out
 
     def _gate_and_prediction(self, track: Track, t: float,
                              size: int) -> Tuple[Box, float, bool]:
@@ -346,6 +460,7 @@ class Tracker:
                 ids[i] = track.track_id
         self._tracks = survivors
         self._flows = [f for f in self._flows if t - f.t <= self._flow_memory_s]
+        self._vote(boxes, features, t)
         return ids, crossings
 
     def _observe(self, track: Track, box: Box, feature: Optional[np.ndarray], t: float,

@@ -115,3 +115,14 @@ def test_detector_health(frames, age_s, status, median_ms, level):
     health = detector_health(stats, now=now, max_age_s=5.0, backend='motion')
     assert health.level == level
     assert health.values['backend'] == 'motion'
+
+
+def test_detector_health_warns_of_a_lane_without_flow():
+    now = 1000.0
+    stats = AnalyzerStats(frames=50, last_status='ok', last_analysis_time=now - 1.0,
+                          processing_ms=[20.0],
+                          lanes=[{'row': 320.0, 'detections': 90, 'flow_px_per_s': None},
+                                 {'row': 500.0, 'detections': 40, 'flow_px_per_s': 210.0}])
+    health = detector_health(stats, now=now, max_age_s=5.0, backend='motion')
+    assert health.level == Level.WARN and 'rows 320 px' in health.message
+    assert health.values['lanes'] == 2 and health.values['lanes_without_flow'] == 1

@@ -173,3 +173,13 @@ def test_lit_patches_without_lamps_are_neither_paired_nor_kept():
     lamp, grown = (150, 55, 40, 14), (100, 50, 90, 20)
     kept = _drop_lone_beams([(grown, (lamp,))], [lamp], ['head'], [True], max_aspect=4.5)
     assert [box for box, _ in kept] == [grown]
+
+
+def test_a_beam_is_cut_only_ahead_of_a_head_lamp():
+    # The same lit flat run right of a body: cut when the head lamp is at that end,
+    # kept when the only lamp is at the other end (a bright body's low end).
+    fg, light = _blob_masks((20, 30, 60, 40), (80, 60, 60, 10), True)
+    at_front = [_Lamp(76, 45, 4, 4, tail=False)]
+    at_back = [_Lamp(21, 45, 4, 4, tail=False)]
+    assert cv2.boundingRect(_cut_beams(fg, light, height_frac=0.6, heads=at_front))[2] == 60
+    assert cv2.boundingRect(_cut_beams(fg, light, height_frac=0.6, heads=at_back))[2] == 120

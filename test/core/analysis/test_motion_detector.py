@@ -15,7 +15,8 @@
 from pathlib import Path
 
 import cv2
-from framebridge_ros.core.analysis.motion_detector import MotionConfig, MotionDetector
+from framebridge_ros.core.analysis.motion_detector import (
+    _merge_fragments, MotionConfig, MotionDetector)
 from framebridge_ros.core.analysis.region import parse_region
 from framebridge_ros.core.analysis.tracking import box_iou
 from framebridge_testing import test_image
@@ -325,3 +326,13 @@ def test_background_follows_a_light_change_the_camera_reports():
 
     assert run(with_lux=False) >= 5
     assert run(with_lux=True) == 0
+
+
+def test_fragments_merge_only_into_something_a_vehicle_could_be():
+    # Two halves of a car merge; a row of cars nose to tail in dense traffic does not
+    # chain into one box longer than any vehicle's side view.
+    halves = [(100, 50, 40, 30), (145, 52, 40, 28)]
+    assert _merge_fragments(halves, 0.3, max_aspect=4.5) == [(100, 50, 85, 30)]
+    queue = [(100 + 95 * k, 50, 90, 30) for k in range(4)]
+    merged = _merge_fragments(queue, 0.3, max_aspect=4.5)
+    assert all(w <= 4.5 * h for _, _, w, h in merged) and len(merged) >= 2

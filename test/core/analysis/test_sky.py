@@ -96,6 +96,18 @@ def test_camera_exposure_outweighs_pixels(camera, expected):
     assert reading.condition == expected
 
 
+@pytest.mark.parametrize('lux, expected', [
+    (2.0, 'night'), (5.0, 'dawn_dusk'), (120.0, 'dawn_dusk'), (300.0, 'dawn_dusk'),
+    (600.0, 'cloudy'),
+])
+def test_twilight_is_a_light_level_not_a_colour(lux, expected):
+    # A grey overcast sky: by colour alone it is cloudy; the camera's Lux says when the
+    # sun is within civil twilight of the horizon (3.4 to 400 lux).
+    reading = SkyClassifier().classify(GENERATED['cloudy_grey'](),
+                                       metadata={'camera': {'Lux': lux}})
+    assert reading.condition == expected
+
+
 def test_camera_evidence_reads_rpicam_keys():
     metadata = {'camera': {'Lux': 250.5, 'ExposureTime': 12000, 'AnalogueGain': 2.0,
                            'Other': 1}}

@@ -191,3 +191,47 @@ def test_time_going_back_resets():
     tracker.update([(100.0, 300.0, 100.0, 30.0)], t=0.5, frame_size=(W, H))
     assert tracker.counts['left_to_right'] == 0
     assert len(tracker.tracks) == 1
+
+
+def _dense_lane(seed: int, *, speed: float, frames: int = 60):
+    """Yield (t, boxes, true crossings so far) of one lane of uneven, dense traffic."""
+    rng = np.random.default_rng(seed)
+    fronts, x = [], 0.0
+    while x > -speed * frames - 2000.0:
+        fronts.append(x)
+        x -= 120.0 + rng.uniform(40.0, 180.0)  # a car length plus a gap of 0.3-1.5
+    for t in range(frames):
+        shifted = [f + speed * t for f in fronts]
+        boxes = [(f - 120.0, 300.0, 120.0, 40.0) for f in shifted if 0.0 < f < 1400.0]
+        crossed = sum(1 for f in shifted if f - 60.0 >= 640.0)
+        yield float(t), boxes, crossed
+
+
+@pytest.mark.parametrize('speed', [130.0, 200.0])
+def test_a_lane_of_only_dense_traffic_learns_its_flow_from_votes(speed):
+    # About one car length (120 px) a frame, gaps of 0.3 to 1.5 lengths, no colour
+    # (night): every first step is ambiguous, so only the lane's displacement votes
+    # can teach it a flow.
+    tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
+    start = None
+    for t, boxes, crossed in _dense_lane(3, speed=speed):
+        tracker.update(boxes, t=t, frame_size=(1280, 720))
+        if t == 10.0:
+            start, counted = crossed, sum(tracker.counts.values())
+    true = crossed - start
+    found = sum(tracker.counts.values()) - counted
+    assert true > 20 and abs(found - true) <= 0.1 * true, (found, true)
+    [lane] = tracker.lanes()
+    assert lane['row'] == pytest.approx(320.0) and lane['flow_px_per_s'] == pytest.approx(
+        speed, rel=0.1)
+
+
+def test_a_lane_without_a_flow_is_listed_as_such():
+    # A queue that never moves (or a lane the detector only sees in pieces) teaches no
+    # flow: the lane is listed with no flow, for /diagnostics.
+    tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
+    queue = [(100.0 + 150.0 * k, 300.0, 120.0, 40.0) for k in range(3)]
+    for t in range(30):
+        tracker.update(queue, t=float(t), frame_size=(1280, 720))
+    [lane] = tracker.lanes()
+    assert lane['detections'] == 90 and lane['flow_px_per_s'] is None
