@@ -199,9 +199,20 @@ def process_sample(pid: int) -> Optional[Tuple[int, int]]:
     try:
         with open(f'/proc/{pid}/status') as stream:
             rss = next(int(line.split()[1]) for line in stream if line.startswith('VmRSS:'))
-        return rss, len(os.listdir(f'/proc/{pid}/fd'))
+        return rss, _settled_fd_count(pid)
     except (OSError, StopIteration):
         return None
+
+
+def _settled_fd_count(pid: int, *, reads: int = 5, gap_s: float = 0.02) -> int:
+    # The fewest of a few quick reads: a file open for a moment (a frame being written
+    # or moved) is not a leak, while a leaked descriptor shows in every read.
+    counts = []
+    for read in range(reads):
+        if read:
+            time.sleep(gap_s)
+        counts.append(len(os.listdir(f'/proc/{pid}/fd')))
+    return min(counts)
 
 
 def disk_use(root: Path) -> Tuple[int, Dict[str, int]]:
