@@ -125,10 +125,14 @@ def test_filling_disk_with_host_retention_off_keeps_frames_flowing(rclpy_context
         # 12 s at ~3.5 MB/s is nearly twice the disk: the guard must have been at work.
         wait_for(lambda: time.time() - started > 12 and host._capture.guard.stats.low_space
                  and _capture_values(collector)[1].get('low_space') == 'True',
-                 timeout_s=40, what='15 s of filling and the guard on /diagnostics')
+                 timeout_s=40, what='12 s of filling and the guard on /diagnostics')
         level, values = _capture_values(collector)
+        # The supervisor's emergency keeps up: a run per refill (every few seconds here),
+        # not one and then a minute of back-off.
         schedule = supervisor._cleanup_schedule
-        emergency_runs = schedule.runs if schedule.episode_started else 0
+        wait_for(lambda: schedule.runs >= 2, timeout_s=30, what='a second emergency run')
+        emergency_runs = schedule.runs
+        assert schedule.backoff.attempts == 0 and not schedule.stuck
     finally:
         spinner.close()
         lowest = watch.stop()
