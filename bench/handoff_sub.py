@@ -84,7 +84,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].strip())
     parser.add_argument('--topic', type=_topic, action='append', required=True)
     args, ros_args = parser.parse_known_args(argv)
-    run_node(lambda: BenchSubscriber(args.topic), ros_args)
+    # A user's own subscriber: the environment alone decides its middleware settings.
+    run_node(lambda: BenchSubscriber(args.topic), ros_args, middleware_defaults=False)
 
 
 if __name__ == '__main__':

@@ -364,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     options = build_parser().parse_args(argv)
+    if options.handler is run:  # the nodes' middleware defaults, before rclpy starts
+        from framebridge_ros.middleware_defaults import apply as apply_middleware_defaults
+        apply_middleware_defaults(log=rclpy.logging.get_logger('framebridge').info)
     return options.handler(options)
 
 

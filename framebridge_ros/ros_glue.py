@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from framebridge_ros.core.params import ParameterError, ParamSpec, validate_params
+from framebridge_ros.middleware_defaults import apply as apply_middleware_defaults
 import numpy as np
 from rcl_interfaces.msg import (
     FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
@@ -294,13 +295,22 @@ class LoggerBridge(logging.Handler):
 
 def run_node(make_node: Callable[[], Node], args=None, *,
              fatal: Sequence[type] = (ParameterError, InvalidParameterTypeException,
-                                      InvalidParameterValueException)) -> None:
+                                      InvalidParameterValueException),
+             middleware_defaults: bool = True) -> None:
     """
     Run one node until Ctrl-C or shutdown: the rclpy main() of every node (Jazzy idiom).
+
+    First the middleware defaults (framebridge_ros.middleware_defaults: the large-frame
+    Fast DDS profile and malloc huge pages, unless the user chose otherwise; logged
+    once). That may start the process once more with the same command line, so call
+    run_node from a program's main, not from a process that must not be replaced; a
+    benchmark's stand-in for a user's node passes middleware_defaults=False.
 
     An exception of a fatal type while the node is made (a bad parameter, an unusable
     volume) is logged as the reason the node cannot start, and the process exits 1.
     """
+    if middleware_defaults:
+        apply_middleware_defaults(log=rclpy.logging.get_logger('framebridge').info)
     rclpy.init(args=args)
     node = None
     try:

@@ -26,8 +26,7 @@ order, restarts them when they fail, and runs retention on the volume.
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
-from launch.substitutions import (
-    LaunchConfiguration, PathJoinSubstitution, PythonExpression)
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -69,17 +68,14 @@ def generate_launch_description() -> LaunchDescription:
                               description='Start the supervisor, which activates the '
                               'lifecycle nodes; without it they stay unconfigured.'),
         DeclareLaunchArgument(
-            'dds_profile', default_value=PathJoinSubstitution(
-                [share, 'config', 'fastdds_shm.xml']),
-            description='Fast DDS XML profile for large frames (a 64 MiB shared-memory '
-            'segment: image_raw about twice as fast, docs/PERFORMANCE.md); empty for '
-            'the middleware defaults.'),
-        # Only processes started after these see them: the nodes below.
-        SetEnvironmentVariable('FASTRTPS_DEFAULT_PROFILES_FILE', dds_profile,
-                               condition=IfCondition(PythonExpression(
-                                   ["'", dds_profile, "' != ''"]))),
-        # Huge pages for the large message buffers (glibc 2.35+; ignored before).
-        SetEnvironmentVariable('GLIBC_TUNABLES', 'glibc.malloc.hugetlb=1'),
+            'dds_profile', default_value=EnvironmentVariable(
+                'FRAMEBRIDGE_DDS_PROFILE', default_value='auto'),
+            description='Middleware settings of the nodes (FRAMEBRIDGE_DDS_PROFILE): auto '
+            '(the default) = the large-frame Fast DDS profile config/fastdds_shm.xml and '
+            'malloc huge pages unless you set a Fast DDS profile or another RMW yourself; '
+            'a path = that Fast DDS profile; empty = the middleware defaults.'),
+        # The nodes' entry points read it before rclpy starts (middleware_defaults.py).
+        SetEnvironmentVariable('FRAMEBRIDGE_DDS_PROFILE', dds_profile),
         *managed,
         supervisor,
     ])

@@ -24,7 +24,8 @@ host.launch.py and container.launch.py is passed through.
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import (
+    EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution)
 from launch_ros.substitutions import FindPackageShare
 
 ARGUMENTS = {
@@ -50,9 +51,11 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         DeclareLaunchArgument('params_file', default_value=params_file,
                               description='Parameter YAML, one section per node.'),
-        DeclareLaunchArgument('dds_profile', default_value=PathJoinSubstitution(
-            [share, 'config', 'fastdds_shm.xml']), description='Fast DDS XML profile of '
-            'the container side; empty for the middleware defaults.'),
+        DeclareLaunchArgument('dds_profile', default_value=EnvironmentVariable(
+            'FRAMEBRIDGE_DDS_PROFILE', default_value='auto'), description='Middleware '
+            'settings of the nodes: auto (the large-frame Fast DDS profile and huge pages '
+            'unless you configured your own), a Fast DDS profile path, or empty for the '
+            'middleware defaults.'),
         *[DeclareLaunchArgument(name, default_value=default, description=text)
           for name, (default, text) in ARGUMENTS.items()],
         *includes,
