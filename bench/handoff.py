@@ -1339,7 +1339,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     profile = args.profile if args.profile and args.profile.is_file() else None
     # A DDS domain range of this run only, discovery on this host only: set before any
     # rclpy context exists, inherited by every process this benchmark starts.
-    base_domain = 101 + (os.getpid() % 5) * 24  # 101..197, up to 35 lanes above it
+    # Above the ids the test runs take (FRAMEBRIDGE_TEST_DOMAIN_ID, 100 to 120 here): a
+    # stranger's ChangeState in a lane's domain ends its provider. 131..179, 35 lanes above.
+    base_domain = 131 + (os.getpid() % 3) * 24
     os.environ['ROS_DOMAIN_ID'] = str(base_domain)
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     # Nothing set by hand: what this shell has set must not decide the figures.
