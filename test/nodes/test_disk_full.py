@@ -111,8 +111,9 @@ def test_filling_disk_with_host_retention_off_keeps_frames_flowing(rclpy_context
         interval_s=0.1, max_images=100000, reserve_mb=2.0, reserve_percent=5.0))
     provider = FrameProvider(context=rclpy_context, parameter_overrides=_parameters(
         capture_dir=str(disk.root)))
-    # The supervisor as the issue ran it: health every second, emergency below 10 %.
-    supervisor = _supervisor(rclpy_context, disk)
+    # The supervisor as the issue ran it (health every second, emergency below 10 %), but
+    # keeping 20 frames: 50 of these (18 MB) leave a 24 MiB disk below 10 % on their own.
+    supervisor = _supervisor(rclpy_context, disk, emergency_keep_live=20)
     collector = Collector(rclpy_context, [(COMPRESSED, CompressedImage, frame_qos(5.0)),
                                           ('/diagnostics', DiagnosticArray, 50)])
     watch = FreeSpaceWatch(disk.root)

@@ -104,8 +104,8 @@ class CleanupSchedule:
         if result.emergency and result.freed_nothing and not self.stuck:
             self.stuck = describe_holders(result.holders)
             _log.error('emergency cleanup freed nothing (free disk %s < %g %%): the space is '
-                       'held by entries that are not ours: %s; they are left alone, next '
-                       'try in %.0f s', _percent(result.free_percent_before),
+                       'held by %s; files that are not ours are left alone, next try in '
+                       '%.0f s', _percent(result.free_percent_before),
                        result.emergency_below_percent or 0.0, self.stuck,
                        self.backoff.delay_s())
         elif result.errors and self.runs == 1:

@@ -538,7 +538,11 @@ def run_retention(layout: VolumeLayout, policy: RetentionPolicy, *,
     result.free_percent_after = (measured if policy.dry_run or free_percent is not None
                                  else disk_free_percent(layout.root))
     if result.emergency and result.freed_nothing:
-        result.holders = space_holders(layout)
+        kept = sum(info.st_size for name, info in cleaner.entries(layout.live))
+        result.holders = sorted(
+            space_holders(layout) + [(f'live/ (the newest {policy.emergency_keep_live} '
+                                      'frames, kept by emergency_keep_live)', kept)],
+            key=lambda entry: -entry[1])[:3]
     _log.debug('cleanup: %s', result.summary())
     return result
 

@@ -317,3 +317,15 @@ def test_processed_full_on_a_small_disk_the_emergency_empties_it_first(tmp_path)
         assert not list(volume.processed.iterdir())
         assert len(list_frames_sorted(volume)) == 50, 'the newest 50 stay in live/'
         assert result.free_percent_after > 50.0
+
+
+def test_an_emergency_that_frees_nothing_names_what_holds_the_space(volume):
+    for sequence, age in enumerate([10, 20, 30], start=1):
+        _frame(volume, age_s=age, sequence=sequence, size=50_000)
+    (volume.root / 'other.bin').write_bytes(b'x' * 200_000)
+    result = run_retention(volume, RetentionPolicy(emergency_keep_live=5), now=NOW,
+                           free_percent=1.0)
+    assert result.freed_nothing
+    names = [name for name, _ in result.holders]
+    assert 'other.bin' in names  # with 'outside capture_dir': the rest of this disk
+    assert any(name.startswith('live/ (the newest 5 frames') for name in names)
