@@ -42,6 +42,7 @@ from typing import Any, Callable, Deque, Dict, Optional, Sequence
 from framebridge_ros.core.cameras.backend import CameraError, CaptureBackend, CaptureResult
 from framebridge_ros.core.cameras.factory import make_backend, SOURCES
 from framebridge_ros.core.cameras.picamera2_imx500 import DEFAULT_IMX500_MODEL
+from framebridge_ros.core.episodes import Episode
 from framebridge_ros.core.params import ParameterError, ParamSpec, validate_params
 from framebridge_ros.core.volume.jpeg import decode_jpeg, inspect_jpeg, InvalidJpegError
 from framebridge_ros.core.volume.layout import (
@@ -120,36 +121,6 @@ class CaptureStats:
     backend_values: Dict[str, Any] = field(default_factory=dict)
 
 
-class Episode:
-    """
-    A recurring per-frame problem, logged once when it starts and once when it is over.
-
-    It is over after calm_frames frames in a row without it, so a problem on every
-    other frame (rpicam-still without --zsl loses the tensor so) is one episode, not a
-    log line per frame. started and ended are %-format texts over frame, problem, total.
-    """
-
-    def __init__(self, *, started: str, ended: str, calm_frames: int = 30) -> None:
-        self._started, self._ended = started, ended
-        self._calm_frames = calm_frames
-        self._active = False
-        self._calm = 0
-
-    def update(self, problem: str, *, frame: str, total: int) -> None:
-        """Take this frame's problem ('' for none) and log a start or an end."""
-        values = {'frame': frame, 'problem': problem, 'total': total}
-        if problem:
-            self._calm = 0
-            if not self._active:
-                self._active = True
-                _log.warning(self._started, values)
-            return
-        self._calm += 1
-        if self._active and self._calm >= self._calm_frames:
-            self._active = False
-            _log.info(self._ended, values)
-
-
 class HostCapture:
     """
     One capture step at a time, from camera to committed frame.
@@ -174,11 +145,13 @@ class HostCapture:
         self._closed = False
         self.backoff_s = 0.0
         self._metadata_episode = Episode(
+            logger=_log,
             started='%(frame)s: %(problem)s; frames land without the camera metadata (no '
                     'Lux, exposure or sensor time for the analysers) until it is readable '
                     'again',
             ended='camera metadata readable again (%(total)d frames without it so far)')
         self._detections_episode = Episode(
+            logger=_log,
             started='%(frame)s has no on-sensor detections (%(problem)s): such frames say '
                     'detections null, "no information", and are counted in '
                     'frames_without_detections',

@@ -29,6 +29,7 @@ import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from framebridge_ros.core.analysis.detector import Detection, Detector
+from framebridge_ros.core.episodes import Episode
 import numpy as np
 
 __all__ = [
@@ -69,8 +70,12 @@ class Imx500Detector(Detector):
         self.information_gap_frames = 0  # frames in a row without information
         self.malformed_entries = 0
         self.last_reason = ''
-        self._episode = False
-        self._calm = 0
+        self._episode = Episode(
+            logger=_log, calm_frames=_CALM_FRAMES,
+            started='frame without on-sensor detections (%(problem)s): reported as status '
+                    'no_information, not as an empty road; counted in '
+                    'frames_without_information',
+            ended='on-sensor detections steady again (%(total)d frames without them so far)')
 
     @property
     def status(self) -> str:
@@ -83,11 +88,7 @@ class Imx500Detector(Detector):
             self._no_information(reason)
             return []
         self._status, self.information_gap_frames = 'ok', 0
-        self._calm += 1
-        if self._episode and self._calm >= _CALM_FRAMES:
-            self._episode = False
-            _log.info('on-sensor detections steady again (%d frames without them so far)',
-                      self.frames_without_information)
+        self._episode.update('', total=self.frames_without_information)
         h, w = image.shape[:2]
         detections = []
         for entry in entries:
@@ -113,12 +114,7 @@ class Imx500Detector(Detector):
         self._status = NO_INFORMATION
         self.frames_without_information += 1
         self.information_gap_frames += 1
-        self._calm = 0
-        if not self._episode:
-            self._episode = True
-            _log.warning('frame without on-sensor detections (%s): reported as '
-                         'status no_information, not as an empty road; counted in '
-                         'frames_without_information', reason)
+        self._episode.update(reason, total=self.frames_without_information)
         self.last_reason = reason
 
     def reset(self) -> None:
