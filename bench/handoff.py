@@ -30,6 +30,15 @@ machine: these machines are shared and noisy, and only ratios within one run mea
                  the decoded frame, msg.data filled from bytes; floor = bound decode +
                  that publish-to-receive time, round by round. Twice: with the
                  middleware defaults, and with the profile + huge pages (floor_fast)
+    floor_compressed_fast, floor_compressed_user, floor_compressed_hugepages
+                 this module in a process of its own (--compressed-floor-publisher)
+                 -> bench.handoff_sub: a bare rclpy publisher of sensor_msgs/
+                 CompressedImage carrying the JPEG as read (ros_glue.compressed_msg,
+                 array('B').frombytes), stamped just before the message is built;
+                 floor = that publish-to-receive time. The publisher with the profile +
+                 huge pages, the subscriber with the same (the floor of compressed),
+                 with the middleware defaults (mixed: the floor of compressed_user), or
+                 with huge pages only (mixed)
     naive        the seed's design (bench.handoff_pub naive): 1 s poll, imread, publish
     raw, compressed, scaled, all
                  frame_provider as `ros2 run` starts it (the installed console script,
@@ -38,10 +47,12 @@ machine: these machines are shared and noisy, and only ratios within one run mea
                  lifecycle_msgs/srv/ChangeState, -> bench.handoff_sub subscribed to
                  camera/image_raw, image_raw/compressed, image_scaled, or all three,
                  the subscriber given the same two settings: compared with floor_fast
+                 (compressed: with floor_compressed_fast)
     *_defaults   the same with FRAMEBRIDGE_DDS_PROFILE=default (the opt-out) and a
                  subscriber with the defaults: compared with floor
     *_user       mixed on purpose: the provider as shipped, a subscriber with nothing set
-                 (a user's own node, rqt)
+                 (a user's own node, rqt); compressed_user compared with
+                 floor_compressed_user
     levers       the profile without huge pages and huge pages without the profile,
                  cache_size 2, and a code change measured through bench.handoff_provider:
                  a reused message buffer; with --no-levers (the default of --quick) they
@@ -81,7 +92,8 @@ import threading
 import time
 from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from bench.handoff_pub import FLOOR_TOPIC
+from bench.handoff_pub import emit, FLOOR_TOPIC
+from builtin_interfaces.msg import Time
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
 from framebridge_ros.core.simulation.scene import SimulatedScene
@@ -92,6 +104,7 @@ from framebridge_ros.core.volume.layout import (
     commit_frame, frame_stem, is_frame_name, VolumeLayout, write_file_synced)
 from framebridge_ros.core.volume.metadata import build_metadata, dump_metadata, iso_utc
 from framebridge_ros.core.volume.watcher import VolumeWatcher
+from framebridge_ros.ros_glue import compressed_msg
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 import numpy as np
@@ -99,6 +112,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import CompressedImage
 
 __all__ = ['main']
 
@@ -116,8 +130,11 @@ CLEARED_ENV = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE'
                'FASTDDS_BUILTIN_TRANSPORTS', 'SKIP_DEFAULT_XML_FILE')
 # The provider's own opt-out of the settings it puts in force (middleware_defaults.py).
 DEFAULTS_ENV = {'FRAMEBRIDGE_DDS_PROFILE': 'default'}
-# The ratios need them.
+# The ratios need them; a lane chosen with --lanes also brings the floor it is compared with.
 REQUIRED_LANES = ('bound', 'floor', 'floor_fast', 'naive', 'raw', 'raw_defaults')
+COMPRESSED_FLOOR_TOPIC = 'floor/image_raw/compressed'
+# The compressed floor's publisher is this module in a process of its own, given the JPEGs.
+COMPRESSED_FLOOR_FLAG = '--compressed-floor-publisher'
 SETTLE_S = 0.03  # after a frame arrived, before the next lane's turn: the processes finish
 
 
@@ -242,6 +259,46 @@ def pump(children: Iterable[Child], until: float) -> List[Tuple[Child, str]]:
         child.read_available()
     return [(child, child.lines.popleft()) for child in children for _ in range(
         len(child.lines))]
+
+
+# --- the compressed floor's publisher (a process of its own) -------------------------
+
+def publish_compressed_floor(jpeg_paths: Sequence[str], *,
+                             match_timeout_s: float = 60.0) -> None:
+    """
+    Publish the JPEGs as sensor_msgs/CompressedImage on request from stdin.
+
+    The protocol of bench.handoff_pub floor, so FloorLane drives both: 'M' on stdout
+    once a subscriber matched; each line 'P <seq> <index>' publishes JPEG <index> as
+    read, the message built as the provider builds it (ros_glue.compressed_msg:
+    array('B').frombytes) and stamped with the wall clock read just before, and answers
+    'T <seq> <stamp_ns> <build_ns> <publish_ns>'. A bare rclpy publisher, default QoS.
+    """
+    jpegs = [Path(path).read_bytes() for path in jpeg_paths]
+    rclpy.init()
+    node = Node('bench_compressed_floor_publisher')
+    try:
+        publisher = node.create_publisher(CompressedImage, COMPRESSED_FLOOR_TOPIC, 10)
+        give_up = time.monotonic() + match_timeout_s
+        while not publisher.get_subscription_count():
+            if time.monotonic() > give_up:
+                raise SystemExit(f'no subscriber matched within {match_timeout_s:g} s')
+            time.sleep(0.01)  # discovery runs on DDS threads: this only looks at the count
+        emit('M')
+        for request in map(str.split, sys.stdin):
+            if request[:1] != ['P']:
+                break  # EOF or anything else: the benchmark is done with this lane
+            stamp_ns = time.time_ns()
+            sec, nanosec = divmod(stamp_ns, 1_000_000_000)
+            message = compressed_msg(jpegs[int(request[2])],
+                                     stamp=Time(sec=sec, nanosec=nanosec), frame_id='camera')
+            built_ns = time.time_ns()
+            publisher.publish(message)
+            emit(f'T {request[1]} {stamp_ns} {built_ns - stamp_ns} '
+                 f'{time.time_ns() - built_ns}')
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
 
 
 # --- frames and volumes -------------------------------------------------------------
@@ -472,20 +529,31 @@ class SubscriberMixin:
 class FloorLane(SubscriberMixin, Lane):
     """A bare publisher of the decoded frame -> subscriber: publish-to-receive."""
 
+    CARRIES = 'decoded frame'
+    SUBSCRIBED = f'{FLOOR_TOPIC}=image'
+
     def __init__(self, key: str, label: str, size: Size, **kwargs) -> None:
+        kwargs.setdefault('floor', key)  # a floor is compared with itself
         super().__init__(key, label, size, topics=['floor'], **kwargs)
         self.fill_ms: List[float] = []
         self.publish_ms: List[float] = []
         self._sequence = 0
 
+    def _publisher_argv(self, run: RunContext) -> List[str]:
+        return [run.python, '-m', 'bench.handoff_pub', 'floor',
+                *(f'--jpeg={path}' for path in self.size.paths)]
+
+    def floor_total_ms(self, bound: Lane) -> List[float]:
+        """Return bound decode + publish-to-receive, round by round."""
+        decode = bound.by_round['decode']
+        return [decode[r] + value for r, value in self.by_round['floor'].items()
+                if r in decode]
+
     def start(self, run: RunContext) -> None:
         domain = run.domain()
-        argv = [run.python, '-m', 'bench.handoff_pub', 'floor']
-        for path in self.size.paths:
-            argv += ['--jpeg', str(path)]
-        self.children['pub'] = run.spawn(f'{self.key}:pub', argv, domain=domain,
-                                         env=self.env, stdin=True)
-        self._start_subscriber(run, domain, [f'{FLOOR_TOPIC}=image'])
+        self.children['pub'] = run.spawn(f'{self.key}:pub', self._publisher_argv(run),
+                                         domain=domain, env=self.env, stdin=True)
+        self._start_subscriber(run, domain, [self.SUBSCRIBED])
 
     def _reports_match(self, role: str) -> bool:
         return True
@@ -509,6 +577,21 @@ class FloorLane(SubscriberMixin, Lane):
                 self.publish_ms.append(self._last_publish_ms)
                 return {'floor': (received[stamp_ns] - stamp_ns) / 1e9}
         return {}
+
+
+class CompressedFloorLane(FloorLane):
+    """A bare publisher of the JPEG as sensor_msgs/CompressedImage -> subscriber."""
+
+    CARRIES = 'JPEG'
+    SUBSCRIBED = f'{COMPRESSED_FLOOR_TOPIC}=compressed'
+
+    def _publisher_argv(self, run: RunContext) -> List[str]:
+        return [run.python, '-m', 'bench.handoff', COMPRESSED_FLOOR_FLAG,
+                *(str(path) for path in self.size.paths)]
+
+    def floor_total_ms(self, bound: Lane) -> List[float]:
+        """Return publish-to-receive alone: the JPEG goes out as read, nothing decoded."""
+        return list(self.latency_ms['floor'])
 
 
 class NaiveLane(SubscriberMixin, Lane):
@@ -768,6 +851,9 @@ def latency_lanes(run: RunContext, size: Size, *, levers: bool) -> List[Lane]:
     subscribers given them too; the provider told to use the middleware defaults against
     the floor with defaults. The `_user` lanes are mixed on purpose: the provider as
     shipped and a subscriber with nothing set, as a user's own node or rqt would be.
+    The compressed lanes have floors of their own, the JPEG published as read: the
+    publisher as shipped, the subscriber with the same two settings, with the defaults
+    (the mix of compressed_user), or with huge pages alone.
     """
     fast = deployment_env(run)
     three = ['compressed', 'raw', 'scaled']
@@ -776,16 +862,26 @@ def latency_lanes(run: RunContext, size: Size, *, levers: bool) -> List[Lane]:
         DiscoveryLane('discovery', 'discovery', size),
         FloorLane('floor', 'floor, middleware defaults', size),
         FloorLane('floor_fast', 'floor, profile + huge pages', size, env=fast),
+        CompressedFloorLane('floor_compressed_fast', 'compressed floor, profile + huge pages',
+                            size, env=fast),
+        CompressedFloorLane('floor_compressed_user', 'compressed floor, profile + huge pages '
+                            '-> subscriber with defaults', size, env=fast, sub_env={},
+                            mixed=True),
+        CompressedFloorLane('floor_compressed_hugepages', 'compressed floor, profile + huge '
+                            'pages -> subscriber with huge pages only', size, env=fast,
+                            sub_env=HUGE_PAGES_ENV, mixed=True),
         NaiveLane('naive', 'naive baseline (seed design)', size),
     ]
-    for suffix, label, settings in (
-            ('', 'as shipped', {'sub_env': fast, 'floor': 'floor_fast'}),
-            ('_defaults', 'middleware defaults', {'env': DEFAULTS_ENV})):
+    # jpeg_floor: compressed_defaults has no JPEG floor with the defaults, it keeps floor.
+    for suffix, label, settings, jpeg_floor in (
+            ('', 'as shipped', {'sub_env': fast, 'floor': 'floor_fast'},
+             'floor_compressed_fast'),
+            ('_defaults', 'middleware defaults', {'env': DEFAULTS_ENV}, 'floor')):
         lanes += [
             ProviderLane(f'raw{suffix}', f'image_raw, {label}', size, topics=['raw'],
                          **settings),
             ProviderLane(f'compressed{suffix}', f'image_raw/compressed, {label}', size,
-                         topics=['compressed'], **settings),
+                         topics=['compressed'], **dict(settings, floor=jpeg_floor)),
             ProviderLane(f'scaled{suffix}', f'image_scaled, {label}', size,
                          topics=['scaled'], **settings),
             ProviderLane(f'all{suffix}', f'all three subscribed, {label}', size,
@@ -795,7 +891,8 @@ def latency_lanes(run: RunContext, size: Size, *, levers: bool) -> List[Lane]:
         ProviderLane('raw_user', 'image_raw, as shipped -> subscriber with defaults', size,
                      topics=['raw'], **user),
         ProviderLane('compressed_user', 'image_raw/compressed, as shipped -> subscriber '
-                     'with defaults', size, topics=['compressed'], **user)]
+                     'with defaults', size, topics=['compressed'],
+                     **dict(user, floor='floor_compressed_user'))]
     if levers:
         shipped = {'sub_env': fast, 'floor': 'floor_fast'}
         lanes += [
@@ -815,8 +912,11 @@ def latency_lanes(run: RunContext, size: Size, *, levers: bool) -> List[Lane]:
 
 def latency_phase(run: RunContext, size: Size, *, warmup: int, frames: int,
                   levers: bool, only: Sequence[str] = ()) -> Dict[str, Any]:
-    lanes = [lane for lane in latency_lanes(run, size, levers=levers)
-             if not only or lane.key in only or lane.key in REQUIRED_LANES]
+    every = latency_lanes(run, size, levers=levers)
+    chosen = {lane.key for lane in every
+              if not only or lane.key in only or lane.key in REQUIRED_LANES}
+    chosen |= {lane.floor for lane in every if lane.key in chosen}
+    lanes = [lane for lane in every if lane.key in chosen]
     print(f'{size.label}: starting {len(lanes)} lanes', file=sys.stderr, flush=True)
     try:
         start_lanes(run, lanes, timeout_s=90.0)
@@ -847,12 +947,10 @@ def lane_results(lanes: Sequence[Lane], size: Size) -> Dict[str, Any]:
         for topic, values in lane.latency_ms.items():
             entry['topics'][topic] = summary(values)
         if isinstance(lane, FloorLane):
+            entry['carries'] = lane.CARRIES
             entry['fill'] = summary(lane.fill_ms)
             entry['publish_call'] = summary(lane.publish_ms)
-            decode = bound.by_round['decode']
-            floor = [decode[r] + value for r, value in lane.by_round['floor'].items()
-                     if r in decode]
-            entry['topics']['floor_total'] = summary(floor)
+            entry['topics']['floor_total'] = summary(lane.floor_total_ms(bound))
         if isinstance(lane, ProviderLane):
             entry['diagnostics'] = lane.diagnostics
             entry['commit_ms'] = summary([1000 * s for s in lane.volume.commit_s])
@@ -1035,7 +1133,10 @@ def _mem(entry: Dict[str, Any], role: str) -> str:
     return f'{memory["VmHWM"]:.0f}' if memory else '-'
 
 
-FLOOR_NAMES = {'floor': 'defaults', 'floor_fast': 'profile + huge pages'}
+FLOOR_NAMES = {'floor': 'defaults', 'floor_fast': 'profile + huge pages',
+               'floor_compressed_fast': 'JPEG, profile + huge pages',
+               'floor_compressed_user': 'JPEG, mixed: subscriber with defaults',
+               'floor_compressed_hugepages': 'JPEG, mixed: subscriber with huge pages only'}
 
 
 def _floor_median(lanes: Dict[str, Any], key: str) -> float:
@@ -1060,7 +1161,9 @@ def latency_table(result: Dict[str, Any]) -> List[str]:
         median = stats['median']
         cpu = _cpu(entry, pub_role, 'sub') if entry else ''
         memory = f'{_mem(entry, pub_role)} / {_mem(entry, "sub")}' if entry else ''
-        compared = FLOOR_NAMES[floor_key] + (' (mixed settings)' if mixed else '')
+        floor_mixed = lanes.get(floor_key, {}).get('mixed', False)  # then mixed alike
+        compared = FLOOR_NAMES[floor_key] + (
+            ' (mixed settings)' if mixed and not floor_mixed else '')
         out.append(f'| {label} | {_ms(median)} | {_ms(stats["p95"])} | {_ms(stats["max"])} '
                    f'| {_ratio(median, _floor_median(lanes, floor_key))} | {compared} | '
                    f'{_ratio(naive, median) if versus_naive else ""} | {lost} | {cpu} '
@@ -1082,11 +1185,18 @@ def latency_table(result: Dict[str, Any]) -> List[str]:
         entry = lanes[key]
         tag = f', {FLOOR_NAMES[key]}'
         same = {'versus_naive': False, 'floor_key': key}
-        row(f'**floor{tag}** = decode + publish-to-receive', entry['topics']['floor_total'],
-            **same)
-        row(f'  publish-to-receive, fill from bytes included{tag}', entry['topics']['floor'],
-            entry=entry, lost=entry['lost']['floor'], pub_role='pub', **same)
-        row(f'  of which the fill (`msg.data = image.tobytes()`){tag}', entry['fill'], **same)
+        measured = {'entry': entry, 'lost': entry['lost']['floor'], 'pub_role': 'pub'}
+        if entry['carries'] == 'JPEG':
+            row(f'**floor{tag}** = bare publish-to-receive of the JPEG',
+                entry['topics']['floor_total'], **measured, **same)
+            fill = "the build (compressed_msg, `array('B').frombytes`)"
+        else:
+            row(f'**floor{tag}** = decode + publish-to-receive',
+                entry['topics']['floor_total'], **same)
+            row(f'  publish-to-receive, fill from bytes included{tag}',
+                entry['topics']['floor'], **measured, **same)
+            fill = 'the fill (`msg.data = image.tobytes()`)'
+        row(f'  of which {fill}{tag}', entry['fill'], **same)
         row(f'  of which the publish() call{tag}', entry['publish_call'], **same)
     if 'discovery' in lanes:
         seen = lanes['discovery']['topics']
@@ -1116,28 +1226,38 @@ def headline_table(sizes: List[Dict[str, Any]]) -> List[str]:
                         for name in ('defaults', 'as shipped'))
     out = ['### Headline: file landed -> received in another process, median ms', '',
            f'| | {header} |', '| --- |' + ' ---: |' * (2 * len(sizes))]
-    rows = [('floor: decode + bare publish-to-receive', ('floor', 'floor_fast'), None),
-            ('camera/image_raw (/ floor)', ('raw_defaults', 'raw'), 'raw'),
-            ('camera/image_raw/compressed', ('compressed_defaults', 'compressed'),
-             'compressed'),
-            ('camera/image_scaled', ('scaled_defaults', 'scaled'), 'scaled'),
-            ('image_raw, subscriber with defaults (mixed)', (None, 'raw_user'), 'raw'),
-            ('image_raw/compressed, subscriber with defaults (mixed)',
-             (None, 'compressed_user'), 'compressed')]
-    for label, keys, topic in rows:
+    # (label, lane of each column, topic (None: a floor), floor of each column's ratio)
+    like = ('floor', 'floor_fast')
+    rows = [('floor: decode + bare publish-to-receive', like, None, ()),
+            ('camera/image_raw (/ floor)', ('raw_defaults', 'raw'), 'raw', like),
+            ('floor: bare publish-to-receive of the JPEG', (None, 'floor_compressed_fast'),
+             None, ()),
+            ('camera/image_raw/compressed (/ floor of the JPEG)',
+             ('compressed_defaults', 'compressed'), 'compressed',
+             (None, 'floor_compressed_fast')),
+            ('camera/image_scaled', ('scaled_defaults', 'scaled'), 'scaled', ()),
+            ('image_raw, subscriber with defaults (mixed)', (None, 'raw_user'), 'raw', like),
+            ('floor of the JPEG, subscriber with defaults (mixed)',
+             (None, 'floor_compressed_user'), None, ()),
+            ('image_raw/compressed, subscriber with defaults (mixed; / floor of the JPEG)',
+             (None, 'compressed_user'), 'compressed', (None, 'floor_compressed_user'))]
+    for label, keys, topic, floors in rows:
         cells = []
         for result in sizes:
             lanes = result['lanes']
-            for key, floor_key in zip(keys, ('floor', 'floor_fast')):
+            for column, key in enumerate(keys):
                 entry = lanes.get(key) if key else None
+                floor_key = floors[column] if floors else None
                 if entry is None:
                     cells.append('')
                 elif topic is None:
                     cells.append(_ms(_floor_median(lanes, key)))
+                elif floor_key is None:
+                    cells.append(_ms(entry['topics'][topic]['median']))
                 else:
                     median = entry['topics'][topic]['median']
                     ratio = _ratio(median, _floor_median(lanes, floor_key))
-                    cells.append(f'{_ms(median)} ({ratio})' if topic == 'raw' else _ms(median))
+                    cells.append(f'{_ms(median)} ({ratio})')
         out.append(f'| {label} | ' + ' | '.join(cells) + ' |')
     naive = ' | '.join(f'{_ms(r["lanes"]["naive"]["topics"]["raw"]["median"])} | '
                        for r in sizes)
@@ -1295,9 +1415,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--skip', default='', help='comma list of: latency,resources,sustained')
     parser.add_argument('--lanes', default='',
                         help='comma list of latency lanes to run (default all; '
-                        f'{", ".join(REQUIRED_LANES)} always run)')
+                        f'{", ".join(REQUIRED_LANES)} always run, and the floor each '
+                        'lane chosen is compared with)')
     parser.add_argument('--json', type=Path, help='also write every figure here')
     parser.add_argument('--keep', action='store_true', help='keep the work directory')
+    parser.add_argument(COMPRESSED_FLOOR_FLAG, nargs='+', metavar='JPEG',
+                        help=argparse.SUPPRESS)  # a process of the run, not for people
     return parser
 
 
@@ -1329,6 +1452,9 @@ def _terminate(signum, frame) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.compressed_floor_publisher:
+        publish_compressed_floor(args.compressed_floor_publisher)
+        return 0
     quick = args.quick
     frames = args.frames or (6 if quick else 50)
     warmup = args.warmup if args.warmup is not None else (2 if quick else 3)
