@@ -35,6 +35,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
         ('share/' + package_name + '/config', glob('config/*.yaml') + glob('config/*.xml')),
+        ('share/' + package_name + '/models', glob('models/*.onnx')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,

@@ -51,6 +51,8 @@ import sys
 import threading
 from typing import Callable, Dict, List, Mapping, MutableMapping, Optional, Set, Tuple
 
+from framebridge_ros.core.share import shipped_file
+
 __all__ = ['CHOICE_VARIABLE', 'HUGE_PAGES_VARIABLE', 'MARKER_VARIABLE', 'MiddlewareChoice',
            'PROFILE_NAME', 'apply', 'decide', 'huge_pages_supported', 'shipped_profile',
            'shm_size']
@@ -109,15 +111,7 @@ class MiddlewareChoice:
 
 def shipped_profile() -> Optional[Path]:
     """Return config/fastdds_shm.xml: the installed share dir, else the source tree."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        path = Path(get_package_share_directory('framebridge_ros')) / 'config' / PROFILE_NAME
-        if path.is_file():
-            return path
-    except (ImportError, LookupError, OSError, ValueError):
-        pass  # not installed, or no AMENT_PREFIX_PATH: running from the source tree
-    path = Path(__file__).resolve().parents[1] / 'config' / PROFILE_NAME
-    return path if path.is_file() else None
+    return shipped_file('config', PROFILE_NAME)
 
 
 def huge_pages_supported() -> Tuple[bool, str]:

@@ -40,7 +40,7 @@ vehicles/detections schema (version 1), one JSON object per analysed frame::
     stamp            {"sec", "nanosec"}: header.stamp of the source frame (capture time)
     frame_id         header.frame_id of the source frame
     image_size       [width, height] of the analysed image, pixels
-    backend          motion | dnn | imx500
+    backend          learned | motion | dnn | imx500
     status           ok | warming_up | lighting_change
     sky_condition    the last sky/condition label, or null
     threshold        confidence threshold applied (adaptive to the sky, in [0.1, 0.9])
@@ -93,8 +93,11 @@ DETECTOR_PARAMS = (
               "imx500 back-end's boxes."),
     ParamSpec('sky_topic', 'sky/condition', 'Sky condition JSON (latched) that moves the '
               'confidence threshold.'),
-    ParamSpec('backend', 'motion', 'Detection back-end.', choices=BACKENDS),
-    ParamSpec('model_path', '', 'dnn: network file (.pb, .onnx, .caffemodel, .weights).'),
+    ParamSpec('backend', 'learned', 'Detection back-end: learned (the shipped vehicle '
+              'network), motion (background subtraction), dnn (a model of your own), '
+              "imx500 (the sensor's own boxes).", choices=BACKENDS),
+    ParamSpec('model_path', '', 'dnn: network file (.pb, .onnx, .caffemodel, .weights); '
+              'learned: empty for the shipped vehicle network, or one of its layout.'),
     ParamSpec('model_config', '', 'dnn: its text config (.pbtxt, .prototxt, .cfg), if any.'),
     ParamSpec('dnn_input_size', 300, 'dnn: square network input, pixels.',
               min_value=32, max_value=2048),
@@ -161,7 +164,7 @@ class VehicleDetector(ManagedNode):
                                 classes=tuple(p['classes']), labels=tuple(p['dnn_labels']))
             detector = make_detector(p['backend'], region=p['road_region'],
                                      motion=motion_config(p), dnn=dnn,
-                                     classes=p['classes'])
+                                     classes=p['classes'], model_path=p['model_path'])
         except (DetectorError, ValueError) as error:
             return self.configure_failed(error)
         line = [v for point in p['counting_line'] for v in point]

@@ -180,6 +180,9 @@ def test_stale_frame_is_never_published(graph, volume):
     wait_for(lambda: collector.count(COMPRESSED) == 1, timeout_s=10, what='fresh frame')
     assert stamp_to_epoch(collector.last(COMPRESSED).header.stamp) == pytest.approx(
         fresh['capture_time'], abs=1e-6)
+    # Topics arrive in no fixed order across subscriptions: wait for the fresh frame's
+    # metadata, then check the stale frame's never came.
+    wait_for(lambda: collector.count(METADATA) >= 1, timeout_s=10, what='fresh metadata')
     assert collector.count(METADATA) == 1
 
 

@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 from framebridge_ros.core.analysis.detector import Detector, DetectorError
 from framebridge_ros.core.analysis.dnn_detector import DnnConfig, DnnDetector
 from framebridge_ros.core.analysis.imx500_detector import Imx500Detector
+from framebridge_ros.core.analysis.learned_detector import LearnedDetector
 from framebridge_ros.core.analysis.motion_detector import MotionConfig, MotionDetector
 from framebridge_ros.core.analysis.region import Polygon
 
@@ -27,14 +28,17 @@ __all__ = [
     'make_detector',
 ]
 
-BACKENDS = ('motion', 'dnn', 'imx500')
+BACKENDS = ('learned', 'motion', 'dnn', 'imx500')
 
 
 def make_detector(backend: str, *, region: Polygon,
                   motion: Optional[MotionConfig] = None,
                   dnn: Optional[DnnConfig] = None,
-                  classes: Optional[Sequence[str]] = None) -> Detector:
+                  classes: Optional[Sequence[str]] = None,
+                  model_path: str = '') -> Detector:
     """Return the back-end named backend; DetectorError saying why it cannot start."""
+    if backend == 'learned':
+        return LearnedDetector(model_path)
     if backend == 'motion':
         return MotionDetector(motion, region=region)
     if backend == 'dnn':

@@ -48,7 +48,11 @@ traffic learns its flow from displacement votes instead (:meth:`Tracker._voted_f
 every detection of the last frame votes its displacement to every detection of this
 frame in its lane, and the lane's true displacement piles up while the wrong pairs
 spread, because gaps vary and a lane's speed does not. A lane that carries traffic
-but has learned no flow either way is listed by :meth:`Tracker.lanes`.
+but has learned no flow either way is listed by :meth:`Tracker.lanes`. Where the votes
+know a lane's flow, a track whose own velocity disagrees with it by more than half of
+it is predicted with the flow instead (wide gate): its own step was most likely an
+alias (the vehicle behind moved into the place of the one ahead, so the track "stood
+still" and would hop from vehicle to vehicle, none of them ever crossing the line).
 A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
 detection does not split it. A crossing is counted when the bottom centre of a track's
 box (its ground point) moves across the counting line between two observations; a
@@ -230,6 +234,7 @@ class Tracker:
         self.counts: Dict[str, int] = dict.fromkeys(self.directions, 0)
         self._last_t: Optional[float] = None
         self._votes: List[_Vote] = []
+        self._vote_rows: Optional[np.ndarray] = None
         self._previous: List[Tuple[Box, Optional[np.ndarray]]] = []
         self._previous_t = 0.0
         self._seen: List[Tuple[float, float, float]] = []  # (cy, h, t) of detections
@@ -246,6 +251,7 @@ class Tracker:
         self.counts = dict.fromkeys(self.directions, 0)
         self._last_t = None
         self._votes.clear()
+        self._vote_rows = None
         self._previous = []
         self._seen.clear()
 
@@ -275,27 +281,34 @@ class Tracker:
         ``_MIN_VOTES`` votes, ``_MIN_SHARE`` of the band's votes, and twice the weight
         of any bin not next to it.
         """
-        near = [v for v in self._votes if abs(v.cy - cy) <= 0.5 * max(h, v.h)]
+        votes = self._vote_array()
+        near = votes[np.abs(votes[:, 0] - cy) <= 0.5 * np.maximum(h, votes[:, 1])]
         if len(near) < _MIN_VOTES:
             return None
         step = max(1.0, 0.25 * h)
-        bins: Dict[int, float] = {}
-        for v in near:
-            key = int(round(v.vx / step))
-            bins[key] = bins.get(key, 0.0) + v.weight
-        peak = max(bins, key=lambda k: bins[k])
-        rival = max([w for k, w in bins.items() if abs(k - peak) > 1], default=0.0)
-        members = [v for v in near if abs(int(round(v.vx / step)) - peak) <= 1]
-        share = sum(v.weight for v in members) / sum(v.weight for v in near)
+        keys = np.round(near[:, 2] / step).astype(np.int64)
+        bins, index = np.unique(keys, return_inverse=True)
+        weights = np.bincount(index, weights=near[:, 4])
+        top = int(np.argmax(weights))
+        peak = int(bins[top])
+        rival = float(weights[np.abs(bins - peak) > 1].max(initial=0.0))
+        members = near[np.abs(keys - peak) <= 1]
+        share = float(members[:, 4].sum() / near[:, 4].sum())
         # A lane of N vehicles a frame gives N true pairs of N x N: the peak holds about
         # 1/N of the votes, while pairs that mean nothing spread over every bin.
-        if len(members) < _MIN_VOTES or bins[peak] < 2.0 * rival or share < _MIN_SHARE:
+        if len(members) < _MIN_VOTES or weights[top] < 2.0 * rival or share < _MIN_SHARE:
             return None
-        vx = sorted(v.vx for v in members)[len(members) // 2]
-        vy = sorted(v.vy for v in members)[len(members) // 2]
+        vx, vy = (float(v) for v in np.sort(members[:, 2:4], axis=0)[len(members) // 2])
         if math.hypot(vx, vy) < self._min_flow_speed_frac * self._width:
             return None  # standing traffic teaches no flow
         return (vx, vy)
+
+    def _vote_array(self) -> np.ndarray:
+        """Return the votes as rows of (cy, h, vx, vy, weight), built once per frame."""
+        if self._vote_rows is None:
+            self._vote_rows = np.array([(v.cy, v.h, v.vx, v.vy, v.weight) for v in self._votes],
+                                       np.float64).reshape(-1, 5)
+        return self._vote_rows
 
     def _vote(self, boxes: Sequence[Box], features: Sequence[Optional[np.ndarray]],
               t: float) -> None:
@@ -323,6 +336,7 @@ class Tracker:
         self._seen += [(b[1] + b[3] / 2.0, b[3], t) for b in boxes]
         keep = t - self._flow_memory_s
         self._votes = [v for v in self._votes if v.t >= keep]
+        self._vote_rows = None
         self._seen = [s for s in self._seen if s[2] >= keep]
 
     def lanes(self, *, min_detections: int = 20) -> List[Dict[str, float]]:
@@ -357,6 +371,11 @@ class Tracker:
         dt = max(1e-3, t - track.last_t)
         x, y, w, h = track.box
         velocity, spread = track.velocity, 0.5
+        if velocity is not None:  # an alias step loses to the lane's voted flow
+            flow = self._voted_flow(track.centre[1], h)
+            if flow is not None and math.hypot(velocity[0] - flow[0], velocity[1] - flow[1]) \
+                    > 0.5 * math.hypot(*flow):
+                velocity, spread = flow, 1.0
         if velocity is None:
             # Vehicles in one lane differ in speed by up to 2x: a prior gets a wide gate.
             velocity, spread = self._prior(track, t), 1.0
