@@ -53,6 +53,8 @@ know a lane's flow, a track whose own velocity disagrees with it by more than ha
 it is predicted with the flow instead (wide gate): its own step was most likely an
 alias (the vehicle behind moved into the place of the one ahead, so the track "stood
 still" and would hop from vehicle to vehicle, none of them ever crossing the line).
+A track that loses its vehicle just before the line is linked, in a second pass, to a
+new detection just past it in its lane (:meth:`Tracker._stitch_across_line`).
 A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
 detection does not split it. A crossing is counted when the bottom centre of a track's
 box (its ground point) moves across the counting line between two observations; a
@@ -464,6 +466,13 @@ class Tracker:
             crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
             if crossing is not None:
                 crossings.append(crossing)
+        for i, track in self._stitch_across_line(boxes, ids, used_tracks, t, width,
+                                                 line_a, line_b):
+            used_tracks.add(id(track))
+            ids[i] = track.track_id
+            crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
+            if crossing is not None:
+                crossings.append(crossing)
         survivors = []
         for track in self._tracks:
             if id(track) not in used_tracks:
@@ -471,16 +480,68 @@ class Tracker:
                 if track.misses > self._max_missed:
                     continue
             survivors.append(track)
+        counted_lost = [tr.box for tr in self._tracks
+                        if tr.counted is not None and id(tr) not in used_tracks]
         for i, box in enumerate(boxes):
             if ids[i] is None:
                 track = Track(track_id=next(self._ids), box=box, first_t=t, last_t=t,
                               feature=features[i])
+                # Where a counted track just lost its vehicle, this is that vehicle
+                # again (a jittered box), not one more to count.
+                if any(box_iou(box, old) >= 0.3 for old in counted_lost):
+                    track.counted = 'again'
                 survivors.append(track)
                 ids[i] = track.track_id
         self._tracks = survivors
         self._flows = [f for f in self._flows if t - f.t <= self._flow_memory_s]
         self._vote(boxes, features, t)
         return ids, crossings
+
+    def _stitch_across_line(self, boxes: Sequence[Box], ids: List[Optional[int]],
+                            used: set, t: float, width: int, line_a: Point,
+                            line_b: Point) -> List[Tuple[int, Track]]:
+        """
+        Pair a track left unmatched before the line with a new detection just past it.
+
+        A track that loses its vehicle at the line (a gate or the colour test refused
+        the match) would leave the crossing uncounted, and its vehicle would go on as a
+        new track already past the line. A second pass links the two when they lie in
+        one lane (same rows, similar height), on both sides of the line, and the step
+        goes the way the lane flows, no longer than 1.5 x the lane's displacement (the
+        track's own where the votes know none). Colour is not asked.
+        """
+        pairs: List[Tuple[float, int, Track]] = []
+        for track in self._tracks:
+            # Only a track that has moved (seen twice) and knows which way its lane
+            # flows: a first step is the ambiguous case the first pass waits out.
+            if id(track) in used or track.counted is not None or track.misses \
+                    or track.velocity is None:
+                continue
+            dt = max(1e-3, t - track.last_t)
+            flow = self._voted_flow(track.centre[1], track.box[3]) or track.velocity
+            for i, box in enumerate(boxes):
+                if ids[i] is not None:
+                    continue
+                th, bh = track.box[3], box[3]
+                if max(th, bh) > self._max_height_ratio * max(1e-6, min(th, bh)):
+                    continue
+                dy = (box[1] + bh / 2.0) - track.centre[1]
+                if abs(dy) > 0.5 * max(th, bh):
+                    continue
+                ground = (box[0] + box[2] / 2.0, box[1] + bh)
+                if not _segments_cross(track.ground, ground, line_a, line_b):
+                    continue
+                dx = ground[0] - track.ground[0]
+                if dx * flow[0] <= 0.0 or abs(dx) > 1.5 * abs(flow[0]) * dt + 0.5 * box[2]:
+                    continue
+                pairs.append((abs(dx - flow[0] * dt), i, track))
+        out, taken = [], set()
+        for _, i, track in sorted(pairs, key=lambda p: (p[0], p[1])):
+            if i in taken or id(track) in {id(tr) for _, tr in out}:
+                continue
+            taken.add(i)
+            out.append((i, track))
+        return out
 
     def _observe(self, track: Track, box: Box, feature: Optional[np.ndarray], t: float,
                  line_a: Point, line_b: Point) -> Optional[LineCrossing]:

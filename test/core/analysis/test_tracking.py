@@ -14,7 +14,7 @@
 
 """Tests of the low-frame-rate tracker and line counting, with known answers."""
 
-from framebridge_ros.core.analysis.tracking import box_iou, parse_line, Tracker
+from framebridge_ros.core.analysis.tracking import appearance, box_iou, parse_line, Tracker
 import numpy as np
 import pytest
 
@@ -256,3 +256,20 @@ def test_a_track_whose_first_step_aliased_follows_its_lanes_flow(speed):
         crossings += true
     assert crossings > 250 and max(errors) <= 0.1 and sum(errors) / len(errors) <= 0.03, \
         [round(e, 3) for e in errors]
+
+
+def test_a_vehicle_whose_colour_changes_at_the_line_is_still_counted():
+    # At night a box's colours change as it passes a street lamp or another's beam;
+    # the colour test then refuses the true match right at the counting line. The
+    # second pass links the lost track to the new detection just past the line.
+    red = np.zeros((40, 120, 3), np.uint8)
+    red[:] = (0, 0, 200)
+    blue = np.zeros((40, 120, 3), np.uint8)
+    blue[:] = (200, 60, 0)
+    tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
+    for t in range(8):
+        box = (100.0 + 150.0 * t, 300.0, 120.0, 40.0)
+        patch = red if box[0] + 60.0 < 640.0 else blue
+        feature = appearance(patch, (0, 0, 120, 40))
+        tracker.update([box], t=float(t), frame_size=(1280, 720), features=[feature])
+    assert tracker.counts == {'left_to_right': 1, 'right_to_left': 0}
