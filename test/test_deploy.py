@@ -150,6 +150,17 @@ def test_dockerfile_copies_what_exists_and_runs_unprivileged():
     assert '--privileged' not in text and '/dev/video' not in text
 
 
+def test_dockerfile_copies_every_folder_the_package_installs_from():
+    # setup.py's data_files read config/, launch/, models/ (the vehicle network) and
+    # resource/: an image built without one of them lacks what the nodes load.
+    folders = set(re.findall(r"glob\('(\w+)/", (ROOT / 'setup.py').read_text()))
+    folders.add('resource')
+    copied = {line.split()[1] for line in (DEPLOY / 'Dockerfile').read_text().splitlines()
+              if line.startswith('COPY ')}
+    assert {'config', 'launch', 'models'} <= folders
+    assert folders <= copied, f'Dockerfile does not copy {sorted(folders - copied)}'
+
+
 def test_systemd_unit_restarts_and_runs_an_existing_script():
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.optionxform = str
