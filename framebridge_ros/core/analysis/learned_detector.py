@@ -118,7 +118,7 @@ class LearnedDetector(Detector):
         self.nms_threshold = float(nms_threshold)
         self.process_width = int(process_width)
         try:  # a network of another layout fails here, at configure, not on a frame
-            out = self._forward(np.full((288, 512, 3), 96, np.uint8))
+            out = self._forward(np.full((288, 512, 3), 96, np.uint8), (512, 288))
         except cv2.error as error:
             raise DetectorError(f'OpenCV cannot run the vehicle model {model}: '
                                 f'{str(error).strip().splitlines()[-1]}') from error
@@ -126,9 +126,7 @@ class LearnedDetector(Detector):
             raise DetectorError(f'vehicle model output {tuple(out.shape)} is not the '
                                 'centre-point layout [1, 5, h, w]')
 
-    def _forward(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        size = input_size(w, h, self.process_width)
+    def _forward(self, image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
         blob = cv2.dnn.blobFromImage(image, 1.0 / 255.0, size, (0.0, 0.0, 0.0),
                                      swapRB=True, crop=False)
         self._net.setInput(blob)
@@ -138,7 +136,7 @@ class LearnedDetector(Detector):
                metadata: Optional[Mapping[str, Any]] = None) -> List[Detection]:
         h, w = image.shape[:2]
         net_w, net_h = input_size(w, h, self.process_width)
-        out = self._forward(image)
+        out = self._forward(image, (net_w, net_h))
         found = decode_centres(out, threshold=self.threshold,
                                scale=(w / net_w, h / net_h), frame=(w, h))
         if not found:

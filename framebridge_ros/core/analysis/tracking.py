@@ -466,8 +466,8 @@ class Tracker:
             crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
             if crossing is not None:
                 crossings.append(crossing)
-        for i, track in self._stitch_across_line(boxes, ids, used_tracks, t, width,
-                                                 line_a, line_b):
+        for i, track in self._stitch_across_line(boxes, ids, used_tracks, t, line_a,
+                                                 line_b):
             used_tracks.add(id(track))
             ids[i] = track.track_id
             crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
@@ -498,7 +498,7 @@ class Tracker:
         return ids, crossings
 
     def _stitch_across_line(self, boxes: Sequence[Box], ids: List[Optional[int]],
-                            used: set, t: float, width: int, line_a: Point,
+                            used: set, t: float, line_a: Point,
                             line_b: Point) -> List[Tuple[int, Track]]:
         """
         Pair a track left unmatched before the line with a new detection just past it.
@@ -535,11 +535,12 @@ class Tracker:
                 if dx * flow[0] <= 0.0 or abs(dx) > 1.5 * abs(flow[0]) * dt + 0.5 * box[2]:
                     continue
                 pairs.append((abs(dx - flow[0] * dt), i, track))
-        out, taken = [], set()
+        out, taken, linked = [], set(), set()
         for _, i, track in sorted(pairs, key=lambda p: (p[0], p[1])):
-            if i in taken or id(track) in {id(tr) for _, tr in out}:
+            if i in taken or id(track) in linked:
                 continue
             taken.add(i)
+            linked.add(id(track))
             out.append((i, track))
         return out
 
