@@ -259,6 +259,7 @@ def test_detector_health_on_diagnostics(graph):
 
 @pytest.mark.parametrize('params, reason', [
     ({'backend': 'dnn', 'model_path': '/nonexistent/model.pb'}, 'not found'),
+    ({'backend': 'learned', 'model_path': '/nonexistent/vehicles.onnx'}, 'not found'),
     ({'backend': 'dnn'}, 'model'),
     ({'backend': 'magic'}, 'backend'),
     ({'backend': 'dnn', 'model_path': __file__}, 'cannot read'),
