@@ -34,7 +34,7 @@ machine: these machines are shared and noisy, and only ratios within one run mea
                  this module in a process of its own (--compressed-floor-publisher)
                  -> bench.handoff_sub: a bare rclpy publisher of sensor_msgs/
                  CompressedImage carrying the JPEG as read (ros_glue.compressed_msg,
-                 array('B').frombytes), stamped just before the message is built;
+                 the bytes handed over uncopied), stamped just before the build;
                  floor = that publish-to-receive time. The publisher with the profile +
                  huge pages, the subscriber with the same (the floor of compressed),
                  with the middleware defaults (mixed: the floor of compressed_user), or
@@ -270,9 +270,9 @@ def publish_compressed_floor(jpeg_paths: Sequence[str], *,
 
     The protocol of bench.handoff_pub floor, so FloorLane drives both: 'M' on stdout
     once a subscriber matched; each line 'P <seq> <index>' publishes JPEG <index> as
-    read, the message built as the provider builds it (ros_glue.compressed_msg:
-    array('B').frombytes) and stamped with the wall clock read just before, and answers
-    'T <seq> <stamp_ns> <build_ns> <publish_ns>'. A bare rclpy publisher, default QoS.
+    read, the message built as the provider builds it (ros_glue.compressed_msg: the
+    bytes handed over uncopied) and stamped with the wall clock read just before, and
+    answers 'T <seq> <stamp_ns> <build_ns> <publish_ns>'. A bare rclpy publisher, default QoS.
     """
     jpegs = [Path(path).read_bytes() for path in jpeg_paths]
     rclpy.init()
@@ -1189,7 +1189,7 @@ def latency_table(result: Dict[str, Any]) -> List[str]:
         if entry['carries'] == 'JPEG':
             row(f'**floor{tag}** = bare publish-to-receive of the JPEG',
                 entry['topics']['floor_total'], **measured, **same)
-            fill = "the build (compressed_msg, `array('B').frombytes`)"
+            fill = 'the build (compressed_msg, the bytes uncopied)'
         else:
             row(f'**floor{tag}** = decode + publish-to-receive',
                 entry['topics']['floor_total'], **same)

@@ -105,42 +105,53 @@ def stamp_to_epoch(stamp: Time) -> float:
 
 # --- images -------------------------------------------------------------------------
 
+# The generated setter of a uint8[] field copies the value into a new array.array('B')
+# (or checks every byte of anything else), yet the C converter that publish() calls reads
+# any buffer. Handing the buffer to the field's slot saves that copy: 1.4 ms of a 4 MB
+# JPEG, tens of ms of a 12 MP image (bench/handoff.py). The slot name is rosidl_generator_py's
+# layout; where a message class has no such slot the setter is used as before.
+def _set_bytes_field(message: Any, value: Any) -> None:
+    """Set message.data to a C-contiguous bytes-like value without copying it."""
+    if '_data' in getattr(type(message), '__slots__', ()):
+        message._data = value
+    else:
+        data = array.array('B')
+        data.frombytes(value)
+        message.data = data
+
+
 def image_to_msg(image: np.ndarray, *, stamp: Time, frame_id: str,
                  encoding: str = 'bgr8', buffer: Optional[array.array] = None) -> Image:
     """
     Build a sensor_msgs/Image of a uint8 HxW or HxWx3 array.
 
-    The data is handed over as an array.array('B'): the generated setter takes that
-    without checking each byte, where a bytes object costs a Python loop per pixel.
-    A buffer of the image's size, if given, is filled and used instead of a new array.
+    The message refers to the image's memory (no copy; publish() copies it out), so
+    the image must not change until the message is published. A buffer of the image's
+    size, if given, is filled and sent instead.
     """
     image = np.ascontiguousarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f'only 8-bit images are supported, got {image.dtype}')
     channels = 1 if image.ndim == 2 else image.shape[2]
-    if buffer is None:
-        data = array.array('B')
-        data.frombytes(image.data)
-    else:
-        data = buffer
-        np.frombuffer(data, np.uint8)[:] = image.reshape(-1)
     message = Image(height=image.shape[0], width=image.shape[1],
                     encoding=encoding if channels == 3 else 'mono8',
                     is_bigendian=0, step=image.shape[1] * channels)
     message.header.stamp = stamp
     message.header.frame_id = frame_id
-    message.data = data
+    if buffer is None:
+        _set_bytes_field(message, image.reshape(-1))
+    else:
+        np.frombuffer(buffer, np.uint8)[:] = image.reshape(-1)
+        message.data = buffer
     return message
 
 
 def compressed_msg(jpeg: bytes, *, stamp: Time, frame_id: str) -> CompressedImage:
-    """Wrap JPEG bytes unchanged in a sensor_msgs/CompressedImage (format 'jpeg')."""
-    data = array.array('B')
-    data.frombytes(jpeg)
+    """Wrap JPEG bytes unchanged (and uncopied) in a sensor_msgs/CompressedImage."""
     message = CompressedImage(format='jpeg')
     message.header.stamp = stamp
     message.header.frame_id = frame_id
-    message.data = data
+    _set_bytes_field(message, jpeg)
     return message
 
 
