@@ -186,9 +186,9 @@ def focal_loss(pred, heat, weight):
     return -(pos_loss.sum() + neg_loss.sum()) / n
 
 
-def batches(data, batch, rng):
-    """Yield tensors for one batch of one image shape, augmented, forever."""
-    groups = [(data[f'images_{k}'], data[f'boxes_{k}'])
+def batches(datasets, batch, rng):
+    """Yield tensors for one batch of one image shape of one dataset, augmented, forever."""
+    groups = [(data[f'images_{k}'], data[f'boxes_{k}']) for data in datasets
               for k in range(len([n for n in data.files if n.startswith('images_')]))]
     weights = np.array([len(g[0]) for g in groups], np.float64)
     while True:
@@ -211,7 +211,7 @@ def batches(data, batch, rng):
 def main(argv=None):
     """Train for the given minutes with a cosine schedule, then export ONNX."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('data')
+    parser.add_argument('data', nargs='+', help='.npz files of tools.vehicle_net_data')
     parser.add_argument('--minutes', type=float, default=40.0)
     parser.add_argument('--batch', type=int, default=12)
     parser.add_argument('--lr', type=float, default=3e-3)
@@ -222,7 +222,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    data = np.load(args.data, allow_pickle=True)
+    datasets = [np.load(path, allow_pickle=True) for path in args.data]
     net = VehicleNet()
     if args.resume:
         net.load_state_dict(torch.load(args.resume))
@@ -230,7 +230,7 @@ def main(argv=None):
     start = time.time()
     budget = 60.0 * args.minutes
     step = 0
-    for x, heat, weight, size, offset, centre in batches(data, args.batch, rng):
+    for x, heat, weight, size, offset, centre in batches(datasets, args.batch, rng):
         done = (time.time() - start) / budget
         if done >= 1.0:
             break
