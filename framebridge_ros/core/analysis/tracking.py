@@ -44,7 +44,7 @@ A track seen only once, in a lane with no flow learned yet, is not matched in a 
 where two detections fit its gate and neither stands where it was (IoU > 0.7): in dense
 traffic at 1 fps the best fit is as likely the vehicle behind, and a wrong first
 velocity would teach the whole lane a wrong flow. A lane that only ever carries dense
-traffic learns its flow from displacement votes instead (:meth:`Tracker._voted_flow`):
+traffic learns its flow from displacement votes instead (:mod:`.lane_votes`):
 every detection of the last frame votes its displacement to every detection of this
 frame in its lane, and the lane's true displacement piles up while the wrong pairs
 spread, because gaps vary and a lane's speed does not. A lane that carries traffic
@@ -53,8 +53,14 @@ know a lane's flow, a track whose own velocity disagrees with it by more than ha
 it is predicted with the flow instead (wide gate): its own step was most likely an
 alias (the vehicle behind moved into the place of the one ahead, so the track "stood
 still" and would hop from vehicle to vehicle, none of them ever crossing the line).
-A track that loses its vehicle just before the line is linked, in a second pass, to a
-new detection just past it in its lane (:meth:`Tracker._stitch_across_line`).
+Where a lane's flow is known, its tracks and detections are paired by the lane-order
+assignment instead (:mod:`.lane_order`: vehicles in a lane keep their order, so one
+miss costs one skip), under the flow whose assignment is cheapest: the known one, or,
+when that does not explain the frame, another peak of the votes (an alias of dense
+traffic brings vehicles in at the downstream edge and changes their sizes). Greedy
+matching takes the lanes with no flow. A track that loses its vehicle just before the
+line is linked, in a second pass, to a new detection just past it in its lane
+(:meth:`Tracker._stitch_across_line`).
 A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
 detection does not split it. A crossing is counted when the bottom centre of a track's
 box (its ground point) moves across the counting line between two observations; a
@@ -69,13 +75,15 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
+from framebridge_ros.core.analysis.lane_order import Expected, lane_groups, LaneFrame, \
+    match_lane, Seen
+from framebridge_ros.core.analysis.lane_votes import LaneVotes
 import numpy as np
 
 __all__ = ['LineCrossing', 'Track', 'Tracker', 'appearance', 'box_iou', 'parse_line']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
-_MIN_VOTES = 8
-_MIN_SHARE = 0.08
+_LEAD = 0.5  # assignment cost (about one missed vehicle) a new lane flow must win by
 Point = Tuple[float, float]
 
 
@@ -164,18 +172,6 @@ class Track:
 
 
 @dataclass
-class _Vote:
-    """One displacement vote: a detection of the last frame to one of this frame."""
-
-    cy: float
-    h: float
-    vx: float
-    vy: float
-    weight: float
-    t: float
-
-
-@dataclass
 class _Flow:
     """Velocity of a confirmed track at one image row, remembered as a lane prior."""
 
@@ -230,15 +226,15 @@ class Tracker:
         self._max_appearance_distance = float(max_appearance_distance)
         self._min_flow_speed_frac = float(min_flow_speed_frac)
         self._width = 1
+        self._frame: Optional[LaneFrame] = None
         self._ids = itertools.count(1)
         self._tracks: List[Track] = []
         self._flows: List[_Flow] = []
         self.counts: Dict[str, int] = dict.fromkeys(self.directions, 0)
         self._last_t: Optional[float] = None
-        self._votes: List[_Vote] = []
-        self._vote_rows: Optional[np.ndarray] = None
-        self._previous: List[Tuple[Box, Optional[np.ndarray]]] = []
-        self._previous_t = 0.0
+        self._votes = LaneVotes(max_height_ratio=max_height_ratio,
+                                max_appearance_distance=max_appearance_distance,
+                                min_speed_frac=min_flow_speed_frac, memory_s=flow_memory_s)
         self._seen: List[Tuple[float, float, float]] = []  # (cy, h, t) of detections
 
     @property
@@ -253,8 +249,6 @@ class Tracker:
         self.counts = dict.fromkeys(self.directions, 0)
         self._last_t = None
         self._votes.clear()
-        self._vote_rows = None
-        self._previous = []
         self._seen.clear()
 
     # --- prediction ---------------------------------------------------------------
@@ -265,81 +259,10 @@ class Tracker:
         near = [f for f in self._flows
                 if abs(f.cy - cy) <= 0.5 * max(h, f.h) and t - f.t <= self._flow_memory_s]
         if not near:
-            return self._voted_flow(cy, h)
+            return self._votes.flow(cy, h)
         vx = sorted(f.vx for f in near)[len(near) // 2]
         vy = sorted(f.vy for f in near)[len(near) // 2]
         return (vx, vy)
-
-    def _voted_flow(self, cy: float, h: float) -> Optional[Point]:
-        """
-        Return a lane's flow from displacement votes when one displacement dominates.
-
-        Every detection of the last frame votes, for every detection of this frame in
-        its lane (same rows, similar height and colour), the displacement between them.
-        In dense traffic most pairs are wrong (the vehicle ahead, the one behind), but
-        the gaps between vehicles vary while a lane's speed does not: over many frames
-        the true displacement piles up in one bin and the wrong ones spread. The bin is
-        a quarter of a vehicle height wide; the peak (with its two neighbours) needs
-        ``_MIN_VOTES`` votes, ``_MIN_SHARE`` of the band's votes, and twice the weight
-        of any bin not next to it.
-        """
-        votes = self._vote_array()
-        near = votes[np.abs(votes[:, 0] - cy) <= 0.5 * np.maximum(h, votes[:, 1])]
-        if len(near) < _MIN_VOTES:
-            return None
-        step = max(1.0, 0.25 * h)
-        keys = np.round(near[:, 2] / step).astype(np.int64)
-        bins, index = np.unique(keys, return_inverse=True)
-        weights = np.bincount(index, weights=near[:, 4])
-        top = int(np.argmax(weights))
-        peak = int(bins[top])
-        rival = float(weights[np.abs(bins - peak) > 1].max(initial=0.0))
-        members = near[np.abs(keys - peak) <= 1]
-        share = float(members[:, 4].sum() / near[:, 4].sum())
-        # A lane of N vehicles a frame gives N true pairs of N x N: the peak holds about
-        # 1/N of the votes, while pairs that mean nothing spread over every bin.
-        if len(members) < _MIN_VOTES or weights[top] < 2.0 * rival or share < _MIN_SHARE:
-            return None
-        vx, vy = (float(v) for v in np.sort(members[:, 2:4], axis=0)[len(members) // 2])
-        if math.hypot(vx, vy) < self._min_flow_speed_frac * self._width:
-            return None  # standing traffic teaches no flow
-        return (vx, vy)
-
-    def _vote_array(self) -> np.ndarray:
-        """Return the votes as rows of (cy, h, vx, vy, weight), built once per frame."""
-        if self._vote_rows is None:
-            self._vote_rows = np.array([(v.cy, v.h, v.vx, v.vy, v.weight) for v in self._votes],
-                                       np.float64).reshape(-1, 5)
-        return self._vote_rows
-
-    def _vote(self, boxes: Sequence[Box], features: Sequence[Optional[np.ndarray]],
-              t: float) -> None:
-        """Add this frame's displacement votes against the last frame's detections."""
-        dt = t - (self._previous_t if self._previous else t)
-        if self._previous and 0.0 < dt <= 3.0:
-            for box, feature in zip(boxes, features):
-                cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
-                for old, old_feature in self._previous:
-                    ox, oy = old[0] + old[2] / 2.0, old[1] + old[3] / 2.0
-                    if abs(cy - oy) > 0.5 * max(box[3], old[3]) or max(box[3], old[3]) \
-                            > self._max_height_ratio * max(1e-6, min(box[3], old[3])):
-                        continue
-                    weight = 1.0
-                    if feature is not None and old_feature is not None:
-                        unlike = cv2.compareHist(old_feature, feature,
-                                                 cv2.HISTCMP_BHATTACHARYYA)
-                        if unlike > self._max_appearance_distance:
-                            continue
-                        weight = 1.0 - unlike
-                    self._votes.append(_Vote(cy=cy, h=box[3], vx=(cx - ox) / dt,
-                                             vy=(cy - oy) / dt, weight=weight, t=t))
-        self._previous = list(zip(boxes, features))
-        self._previous_t = t
-        self._seen += [(b[1] + b[3] / 2.0, b[3], t) for b in boxes]
-        keep = t - self._flow_memory_s
-        self._votes = [v for v in self._votes if v.t >= keep]
-        self._vote_rows = None
-        self._seen = [s for s in self._seen if s[2] >= keep]
 
     def lanes(self, *, min_detections: int = 20) -> List[Dict[str, float]]:
         """
@@ -374,7 +297,7 @@ class Tracker:
         x, y, w, h = track.box
         velocity, spread = track.velocity, 0.5
         if velocity is not None:  # an alias step loses to the lane's voted flow
-            flow = self._voted_flow(track.centre[1], h)
+            flow = self._votes.flow(track.centre[1], h)
             if flow is not None and math.hypot(velocity[0] - flow[0], velocity[1] - flow[1]) \
                     > 0.5 * math.hypot(*flow):
                 velocity, spread = flow, 1.0
@@ -435,13 +358,28 @@ class Tracker:
         boxes = [tuple(float(v) for v in b[:4]) for b in boxes]
         ids: List[Optional[int]] = [None] * len(boxes)
         features = list(features) if features is not None else [None] * len(boxes)
+        a, b = self._line
+        line_a, line_b = (a[0] * width, a[1] * height), (b[0] * width, b[1] * height)
+        used_tracks, crossings = set(), []
+        self._frame = LaneFrame(line_a, line_b, (width, height), self._vertical)
+        lane_pairs, lane_tracks, lane_boxes = self._match_lanes(boxes, features, t, self._frame)
+        for i, track in lane_pairs:
+            used_tracks.add(id(track))
+            ids[i] = track.track_id
+            crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
+            if crossing is not None:
+                crossings.append(crossing)
         # Tracks with a velocity are matched first: their predictions are the sharpest.
         candidates: List[Tuple[float, int, Track]] = []
         for track in self._tracks:
+            if id(track) in lane_tracks:
+                continue
             predicted, gate, guided = self._gate_and_prediction(track, t, max(width, height))
             rank = 0.0 if track.velocity is not None else 10.0
             mine = []
             for i, box in enumerate(boxes):
+                if i in lane_boxes:
+                    continue
                 cost = self._cost(track, predicted, gate, box, features[i])
                 if cost is not None:
                     mine.append((rank + cost, i, track))
@@ -455,9 +393,6 @@ class Tracker:
                 continue
             candidates += mine
         candidates.sort(key=lambda c: (c[0], c[1]))
-        used_tracks, crossings = set(), []
-        a, b = self._line
-        line_a, line_b = (a[0] * width, a[1] * height), (b[0] * width, b[1] * height)
         for _, i, track in candidates:
             if id(track) in used_tracks or ids[i] is not None:
                 continue
@@ -494,8 +429,102 @@ class Tracker:
                 ids[i] = track.track_id
         self._tracks = survivors
         self._flows = [f for f in self._flows if t - f.t <= self._flow_memory_s]
-        self._vote(boxes, features, t)
+        self._votes.add(boxes, features, t, self._frame, width)
+        self._seen = [s for s in self._seen if s[2] >= t - self._flow_memory_s] + [
+            (b[1] + b[3] / 2.0, b[3], t) for b in boxes]
         return ids, crossings
+
+    def _match_lanes(self, boxes: Sequence[Box], features: Sequence[Optional[np.ndarray]],
+                     t: float, frame: LaneFrame) -> Tuple[List[Tuple[int, Track]], set, set]:
+        """
+        Pair tracks and detections lane by lane, order kept, where a lane's flow is known.
+
+        Returns the pairs (detection index, track), and the tracks (by id) and the
+        detection indices that were decided here; the greedy pass takes the rest.
+        """
+        live = self._tracks
+        every = [tr.box for tr in live] + list(boxes)
+        positions = [frame.position(box) for box in every]
+        pairs: List[Tuple[int, Track]] = []
+        decided_tracks, decided_boxes = set(), set()
+        dt = t - self._votes.previous_t
+        for group in lane_groups([p[0] for p in positions], [frame.height(b) for b in every]):
+            mine = [k for k in group if k < len(live)]
+            theirs = [k - len(live) for k in group if k >= len(live)]
+            if not mine or not theirs or dt <= 0.0:
+                continue
+            rows = sorted(every[k][1] + every[k][3] / 2.0 for k in group)
+            h = sorted(every[k][3] for k in group)[len(group) // 2]
+            cy = rows[len(rows) // 2]
+            seen = [Seen(s=positions[len(live) + j][1], length=frame.length(boxes[j]),
+                         height=frame.height(boxes[j]), whole=frame.whole(boxes[j]))
+                    for j in theirs]
+
+            def unlike(i: int, j: int, mine=mine, theirs=theirs) -> Optional[float]:
+                old, new = live[mine[i]].feature, features[theirs[j]]
+                if old is None or new is None:
+                    return 0.0
+                d = cv2.compareHist(old, new, cv2.HISTCMP_BHATTACHARYYA)
+                return d if d <= self._max_appearance_distance else None
+
+            # Which flow the lane has is what the assignment under it says: under the
+            # wrong one (an alias of dense traffic), vehicles would come in at the
+            # downstream edge, leave at the upstream one and change size on the way.
+            # The lane's known flow starts ahead: a lane does not change its flow from one
+            # frame to the next.
+            prior = self._prior(Track(track_id=0, box=(0.0, cy - h / 2.0, h, h), first_t=0.0,
+                                      last_t=0.0), t)
+            voted = self._votes.flow(cy, h, moving=True)
+            tried: List[Tuple[float, float, list]] = []  # (cost, flow along s, pairs)
+            # Votes first where they are clear: a flow taught by tracks may hold an alias.
+            if voted and prior and voted[0] * prior[0] + voted[1] * prior[1] <= 0.0:
+                prior = None  # learned against the votes: from aliased tracks
+            leads = [(voted, _LEAD), (prior, 0.0)] if voted else [(prior, _LEAD)] + [
+                (peak, 0.0) for peak in self._votes.peaks(cy, h)]
+            for flow, lead in leads:
+                flow_s = None if flow is None else (
+                    flow[0] * frame.normal[0] + flow[1] * frame.normal[1])
+                if flow_s is None or abs(flow_s) < self._min_flow_speed_frac * self._width \
+                        or any(abs(flow_s - other) <= 0.25 * abs(other) for _, other, _ in tried):
+                    continue  # standing, unknown or tried: the greedy pass keeps its rules
+                expected = [self._expected(live[k], positions[k][1], flow_s, t, frame)
+                            for k in mine]
+                found = match_lane(expected, seen, direction=1 if flow_s > 0 else -1,
+                                   step=abs(flow_s) * dt, s_min=frame.s_min,
+                                   s_max=frame.s_max, max_height_ratio=self._max_height_ratio,
+                                   unlike=unlike, appearance_weight=self._appearance_weight)
+                tried.append((found[1] - lead, flow_s, found[0]))
+            # With neither a prior nor a clear vote, the peaks are only guesses (a
+            # periodic queue at 1 fps fits several flows): wait, as the greedy pass does.
+            if not tried or (prior is None and voted is None):
+                continue
+            tried.sort(key=lambda c: c[0])
+            best = tried[0]
+            matched = best[2]
+            pairs += [(theirs[j], live[mine[i]]) for i, j in matched]
+            decided_tracks.update(id(live[k]) for k in mine)
+            decided_boxes.update(theirs)
+        return pairs, decided_tracks, decided_boxes
+
+    @staticmethod
+    def _expected(track: Track, s_last: float, flow_s: float, t: float,
+                  frame: LaneFrame) -> Expected:
+        """Return a track's predictions in its lane: the lane's flow, and its own speed."""
+        elapsed = max(1e-3, t - track.last_t)
+        length = frame.length(track.box)
+        # Speeds in a lane differ by up to 2x: the lane's flow gets a wide tolerance.
+        predictions = [(s_last + flow_s * elapsed, max(0.5 * length, abs(flow_s) * elapsed))]
+        if track.velocity is not None:
+            # Its own speed where that agrees with the flow, or where it stood still (a
+            # queue); a step against the flow or far from it was a mismatch.
+            own = track.velocity[0] * frame.normal[0] + track.velocity[1] * frame.normal[1]
+            if abs(own) < 0.25 * abs(flow_s):
+                own = 0.0
+            if own == 0.0 or (own * flow_s > 0.0 and abs(own - flow_s) <= 0.5 * abs(flow_s)):
+                predictions.insert(0, (s_last + own * elapsed,
+                                       max(0.5 * length, 0.5 * abs(own) * elapsed)))
+        return Expected(s_last=s_last, predictions=tuple(predictions), length=length,
+                        height=frame.height(track.box), whole=frame.whole(track.box))
 
     def _stitch_across_line(self, boxes: Sequence[Box], ids: List[Optional[int]],
                             used: set, t: float, line_a: Point,
@@ -518,7 +547,7 @@ class Tracker:
                     or track.velocity is None:
                 continue
             dt = max(1e-3, t - track.last_t)
-            flow = self._voted_flow(track.centre[1], track.box[3]) or track.velocity
+            flow = self._votes.flow(track.centre[1], track.box[3]) or track.velocity
             for i, box in enumerate(boxes):
                 if ids[i] is not None:
                     continue
