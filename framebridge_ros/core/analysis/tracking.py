@@ -460,12 +460,14 @@ class Tracker:
                          height=frame.height(boxes[j]), whole=frame.whole(boxes[j]))
                     for j in theirs]
 
+            # Colour is a cost here, not a veto: the order keeps neighbours apart, and at
+            # night a box's colours change so much (lamps, beams) that in some lanes
+            # half of the true pairs fail the greedy pass's gate.
             def unlike(i: int, j: int, mine=mine, theirs=theirs) -> Optional[float]:
                 old, new = live[mine[i]].feature, features[theirs[j]]
                 if old is None or new is None:
                     return 0.0
-                d = cv2.compareHist(old, new, cv2.HISTCMP_BHATTACHARYYA)
-                return d if d <= self._max_appearance_distance else None
+                return cv2.compareHist(old, new, cv2.HISTCMP_BHATTACHARYYA)
 
             # Which flow the lane has is what the assignment under it says: under the
             # wrong one (an alias of dense traffic), vehicles would come in at the

@@ -125,12 +125,13 @@ def _queue_lane(seed, *, speed, frames, miss_rate):
             crossed += before < 640.0 <= car[0] - car[1] / 2.0
             lead_rear = car[0] - car[1]
         if step % 4 == 3:
-            boxes = []
-            for front, length, _, _ in cars:
+            boxes, which = [], []
+            for k, (front, length, _, _) in enumerate(cars):
                 x0, x1 = max(0.0, front - length), min(1280.0, front)
                 if x1 - x0 > 0.3 * length and rng.random() >= miss_rate:
                     boxes.append((x0, 300.0, x1 - x0, 40.0 + 0.1 * (length - 130.0)))
-            out.append((t + dt, boxes, crossed))
+                    which.append(k)
+            out.append((t + dt, boxes, which, crossed))
     return out
 
 
@@ -142,7 +143,8 @@ def test_a_dense_queueing_lane_at_one_length_a_frame_is_counted_despite_misses()
     errors, crossings = [], 0
     for seed in range(1, 13):
         tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
-        for t, boxes, crossed in _queue_lane(seed, speed=130.0, frames=50, miss_rate=0.1):
+        for t, boxes, _, crossed in _queue_lane(seed, speed=130.0, frames=50,
+                                                miss_rate=0.1):
             tracker.update(boxes, t=t, frame_size=(1280, 720))
             if t == 8.0:
                 start, counted = crossed, sum(tracker.counts.values())
@@ -152,3 +154,29 @@ def test_a_dense_queueing_lane_at_one_length_a_frame_is_counted_despite_misses()
     # The greedy tracker alone is off on 8 of the 12 seeds (13 crossings in all).
     assert crossings > 180 and max(map(abs, errors)) <= 1 and sum(map(abs, errors)) <= 2, \
         errors
+
+
+def test_colours_that_change_from_frame_to_frame_still_count_in_a_lane():
+    # At night a box's colours change as it passes lamps and beams: here each vehicle
+    # keeps 45 to 100 % of its own colour and takes the rest at random every frame, so
+    # about half of one vehicle's consecutive boxes lie past the greedy pass's colour
+    # gate (Bhattacharyya 0.5), as seen in the simulator's night lanes; two vehicles'
+    # lie about 1.0 apart. Within a lane colour only adds to the cost.
+    errors = []
+    for seed in range(1, 7):
+        rng = np.random.default_rng(seed)
+        tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
+        for t, boxes, which, crossed in _queue_lane(seed, speed=130.0, frames=50,
+                                                    miss_rate=0.0):
+            features = []
+            for k in which:
+                f = np.zeros(96, np.float32)
+                own = rng.uniform(0.45, 1.0)
+                f[k % 48] += own
+                f[48 + rng.integers(48)] += 1.0 - own
+                features.append(f)
+            tracker.update(boxes, t=t, frame_size=(1280, 720), features=features)
+            if t == 8.0:
+                start, counted = crossed, sum(tracker.counts.values())
+        errors.append(sum(tracker.counts.values()) - counted - (crossed - start))
+    assert max(map(abs, errors)) <= 1 and sum(map(abs, errors)) <= 1, errors
