@@ -52,6 +52,7 @@ class LaneVotes:
         self._memory_s = float(memory_s)
         self._votes = np.zeros((0, 6))  # rows of (cy, h, vx, vy, weight, t)
         self._previous: List[Tuple[Box, Optional[np.ndarray]]] = []
+        self._previous_sizes: List[Tuple[float, float, bool]] = []
         self.previous_t = 0.0  # time of the last frame added
         self._width = 1
 
@@ -66,17 +67,16 @@ class LaneVotes:
         self._width = width
         dt = t - (self.previous_t if self._previous else t)
         rows = []
+        sizes = [(frame.length(b), frame.height(b), frame.whole(b)) for b in boxes]
         if self._previous and 0.0 < dt <= 3.0:
-            for box, feature in zip(boxes, features):
+            for box, feature, size in zip(boxes, features, sizes):
                 cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
-                for old, old_feature in self._previous:
+                for (old, old_feature), old_size in zip(self._previous, self._previous_sizes):
                     ox, oy = old[0] + old[2] / 2.0, old[1] + old[3] / 2.0
                     if abs(cy - oy) > 0.5 * max(box[3], old[3]) or max(box[3], old[3]) \
                             > self._max_height_ratio * max(1e-6, min(box[3], old[3])):
                         continue
-                    weight = math.exp(-size_mismatch(
-                        (frame.length(box), frame.height(box), frame.whole(box)),
-                        (frame.length(old), frame.height(old), frame.whole(old))))
+                    weight = math.exp(-size_mismatch(size, old_size))
                     if feature is not None and old_feature is not None:
                         unlike = cv2.compareHist(old_feature, feature,
                                                  cv2.HISTCMP_BHATTACHARYYA)
@@ -85,6 +85,7 @@ class LaneVotes:
                         weight *= 1.0 - unlike
                     rows.append((cy, box[3], (cx - ox) / dt, (cy - oy) / dt, weight, t))
         self._previous = list(zip(boxes, features))
+        self._previous_sizes = sizes
         self.previous_t = t
         votes = np.vstack([self._votes, np.array(rows, np.float64).reshape(-1, 6)])
         self._votes = votes[votes[:, 5] >= t - self._memory_s]

@@ -230,6 +230,7 @@ class Tracker:
         self._ids = itertools.count(1)
         self._tracks: List[Track] = []
         self._flows: List[_Flow] = []
+        self._flow_rows: Optional[np.ndarray] = None  # the flows as an array, for _prior
         self.counts: Dict[str, int] = dict.fromkeys(self.directions, 0)
         self._last_t: Optional[float] = None
         self._votes = LaneVotes(max_height_ratio=max_height_ratio,
@@ -256,12 +257,15 @@ class Tracker:
     def _prior(self, track: Track, t: float) -> Optional[Point]:
         """Median velocity of recent confirmed tracks at this track's height, if any."""
         cy, h = track.centre[1], track.box[3]
-        near = [f for f in self._flows
-                if abs(f.cy - cy) <= 0.5 * max(h, f.h) and t - f.t <= self._flow_memory_s]
-        if not near:
+        if self._flow_rows is None or len(self._flow_rows) != len(self._flows):
+            self._flow_rows = np.array([(f.cy, f.h, f.vx, f.vy, f.t) for f in self._flows],
+                                       np.float64).reshape(-1, 5)
+        rows = self._flow_rows
+        near = rows[(np.abs(rows[:, 0] - cy) <= 0.5 * np.maximum(h, rows[:, 1]))
+                    & (t - rows[:, 4] <= self._flow_memory_s)]
+        if not len(near):
             return self._votes.flow(cy, h)
-        vx = sorted(f.vx for f in near)[len(near) // 2]
-        vy = sorted(f.vy for f in near)[len(near) // 2]
+        vx, vy = (float(v) for v in np.sort(near[:, 2:4], axis=0)[len(near) // 2])
         return (vx, vy)
 
     def lanes(self, *, min_detections: int = 20) -> List[Dict[str, float]]:
@@ -429,6 +433,7 @@ class Tracker:
                 ids[i] = track.track_id
         self._tracks = survivors
         self._flows = [f for f in self._flows if t - f.t <= self._flow_memory_s]
+        self._flow_rows = None
         self._votes.add(boxes, features, t, self._frame, width)
         self._seen = [s for s in self._seen if s[2] >= t - self._flow_memory_s] + [
             (b[1] + b[3] / 2.0, b[3], t) for b in boxes]
