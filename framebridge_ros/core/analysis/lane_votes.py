@@ -55,11 +55,13 @@ class LaneVotes:
         self._previous_sizes: List[Tuple[float, float, bool]] = []
         self.previous_t = 0.0  # time of the last frame added
         self._width = 1
+        self._flows: dict = {}  # flow() asked again in one frame: the votes did not change
 
     def clear(self) -> None:
         """Forget every vote and the last frame."""
         self._votes = np.zeros((0, 6))
         self._previous = []
+        self._flows = {}
 
     def add(self, boxes: Sequence[Box], features: Sequence[Optional[np.ndarray]], t: float,
             frame: LaneFrame, width: int) -> None:
@@ -89,6 +91,7 @@ class LaneVotes:
         self.previous_t = t
         votes = np.vstack([self._votes, np.array(rows, np.float64).reshape(-1, 6)])
         self._votes = votes[votes[:, 5] >= t - self._memory_s]
+        self._flows = {}
 
     def _binned(self, cy: float, h: float, moving: bool):
         """Return a band's votes, their bin keys, the bins and the bins' weights."""
@@ -116,6 +119,12 @@ class LaneVotes:
         with ``moving`` its votes are left out: the lane's flow when it moves, whatever
         it does now (a queue).
         """
+        key = (cy, h, moving)
+        if key not in self._flows:
+            self._flows[key] = self._flow(cy, h, moving)
+        return self._flows[key]
+
+    def _flow(self, cy: float, h: float, moving: bool) -> Optional[Point]:
         near, keys, bins, weights = self._binned(cy, h, moving)
         if len(near) < _MIN_VOTES:
             return None
