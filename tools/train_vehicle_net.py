@@ -15,15 +15,23 @@
 """
 Train the learned vehicle back-end's network and export it to models/vehicle_net.onnx.
 
-Needs PyTorch and onnx, which the package and its tests do not (a venv of its own);
-the shipped model was made with these commands (about 5 min for the frames and
-45 min of training on 2 cores; training stops on a time budget, so a rerun gives a
-network of similar, not identical, figures)::
+Needs PyTorch and onnx, which the package and its tests do not (a venv of its own).
+The shipped model was made in two steps with these commands: frames of every regime
+(about 5 min) and 45 min of training on 2 cores, then frames of night only from other
+seeds (about 2.5 min) and 30 min more from that checkpoint at a third of the rate.
+Training stops on a time budget, so a rerun gives a network of similar, not identical,
+figures::
 
     python3 -m venv /tmp/train
     /tmp/train/bin/pip install torch==2.13.0 onnx numpy==2.4.6 opencv-python-headless==4.14.0.94
     .venv/bin/python -m tools.vehicle_net_data --clips 120 --frames 8 --out /tmp/vn.npz
-    PYTHONPATH=. /tmp/train/bin/python tools/train_vehicle_net.py /tmp/vn.npz --minutes 45
+    PYTHONPATH=. /tmp/train/bin/python tools/train_vehicle_net.py /tmp/vn.npz --minutes 45 \
+        --checkpoint /tmp/vn_a.pt --out /tmp/vn_a.onnx
+    .venv/bin/python -m tools.vehicle_net_data --clips 120 --frames 8 --lights night \
+        --base 200000 --out /tmp/vn_night.npz
+    PYTHONPATH=. /tmp/train/bin/python tools/train_vehicle_net.py /tmp/vn.npz \
+        /tmp/vn_night.npz --minutes 30 --lr 1e-3 --seed 1 --resume /tmp/vn_a.pt \
+        --checkpoint /tmp/vn_b.pt
 
 The network: a small encoder to 1/32 of the input and a feature pyramid back to 1/4,
 whose five output channels are the centre likelihood (sigmoid), log box width and

@@ -25,7 +25,8 @@ is one :func:`~framebridge_ros.core.simulation.randomised.draw_world` per regime
 dusk, night; light and dense traffic), and gives ``--frames`` frames, every second
 frame of the clip (consecutive frames at 1 fps show the same vehicles). Each frame is
 JPEG-encoded at the clip's quality and decoded, as the graph does, then scaled to the
-network's input (:func:`framebridge_ros.core.analysis.learned_detector.input_size`).
+network's training width (``TRAINING_WIDTH``; see
+:func:`framebridge_ros.core.analysis.learned_detector.input_size`).
 Boxes are stored in that scaled frame, with a don't-care flag for vehicles less than
 half visible.
 """
@@ -35,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 import sys
 
 import cv2
-from framebridge_ros.core.analysis.learned_detector import input_size, PROCESS_WIDTH
+from framebridge_ros.core.analysis.learned_detector import input_size, TRAINING_WIDTH
 from framebridge_ros.core.simulation.randomised import (
     draw_world, LIGHTS, RandomisedScene, TRAFFIC)
 import numpy as np
@@ -51,7 +52,7 @@ def clip_frames(job):
     width, height = SIZES[seed % len(SIZES)]
     world = draw_world(seed, light=light, traffic=traffic, width=width, height=height)
     scene = RandomisedScene(world)
-    net_w, net_h = input_size(width, height, PROCESS_WIDTH)
+    net_w, net_h = input_size(width, height, TRAINING_WIDTH)
     sx, sy = net_w / width, net_h / height
     images, boxes = [], []
     for i in range(2 * frames):

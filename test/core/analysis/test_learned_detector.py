@@ -32,10 +32,11 @@ UNSEEN_SEED = 90210
 
 
 def test_input_size_keeps_the_aspect_in_rows_of_32():
-    assert input_size(1014, 760) == (512, 384)
-    assert input_size(1280, 720) == (512, 288)
-    assert input_size(4056, 3040) == (512, 384)
-    assert input_size(100, 1) == (512, 32)
+    assert input_size(1014, 760) == (640, 480)
+    assert input_size(1280, 720) == (640, 352)
+    assert input_size(4056, 3040) == (640, 480)
+    assert input_size(100, 1) == (640, 32)
+    assert input_size(1280, 720, 512) == (512, 288)
     with pytest.raises(ValueError):
         input_size(0, 10)
 
