@@ -83,7 +83,7 @@ import numpy as np
 __all__ = ['LineCrossing', 'Track', 'Tracker', 'appearance', 'box_iou', 'parse_line']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
-_LEAD = 0.5  # assignment cost (about one missed vehicle) a new lane flow must win by
+_LEAD = 0.5  # assignment cost (under half a missed vehicle) a new lane flow must win by
 Point = Tuple[float, float]
 
 
