@@ -254,9 +254,8 @@ class Tracker:
 
     # --- prediction ---------------------------------------------------------------
 
-    def _prior(self, track: Track, t: float) -> Optional[Point]:
-        """Median velocity of recent confirmed tracks at this track's height, if any."""
-        cy, h = track.centre[1], track.box[3]
+    def _prior(self, cy: float, h: float, t: float) -> Optional[Point]:
+        """Median velocity of recent confirmed tracks at row cy (box height h), if any."""
         if self._flow_rows is None or len(self._flow_rows) != len(self._flows):
             self._flow_rows = np.array([(f.cy, f.h, f.vx, f.vy, f.t) for f in self._flows],
                                        np.float64).reshape(-1, 5)
@@ -284,9 +283,7 @@ class Tracker:
                 if len(group) >= min_detections:
                     cy = group[len(group) // 2][0]
                     h = sorted(g[1] for g in group)[len(group) // 2]
-                    probe = Track(track_id=0, box=(0.0, cy - h / 2.0, h, h), first_t=0.0,
-                                  last_t=0.0)
-                    flow = self._prior(probe, self._last_t or 0.0)
+                    flow = self._prior(cy, h, self._last_t or 0.0)
                     out.append({'row': round(cy, 1), 'detections': len(group),
                                 'flow_px_per_s': None if flow is None
                                 else round(math.hypot(*flow), 1)})
@@ -307,7 +304,7 @@ class Tracker:
                 velocity, spread = flow, 1.0
         if velocity is None:
             # Vehicles in one lane differ in speed by up to 2x: a prior gets a wide gate.
-            velocity, spread = self._prior(track, t), 1.0
+            velocity, spread = self._prior(track.centre[1], h, t), 1.0
         if velocity is None:
             return track.box, self._max_speed_frac * size * dt, False
         dx, dy = velocity[0] * dt, velocity[1] * dt
@@ -367,12 +364,16 @@ class Tracker:
         used_tracks, crossings = set(), []
         self._frame = LaneFrame(line_a, line_b, (width, height), self._vertical)
         lane_pairs, lane_tracks, lane_boxes = self._match_lanes(boxes, features, t, self._frame)
-        for i, track in lane_pairs:
+
+        def accept(i: int, track: Track) -> None:
             used_tracks.add(id(track))
             ids[i] = track.track_id
             crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
             if crossing is not None:
                 crossings.append(crossing)
+
+        for i, track in lane_pairs:
+            accept(i, track)
         # Tracks with a velocity are matched first: their predictions are the sharpest.
         candidates: List[Tuple[float, int, Track]] = []
         for track in self._tracks:
@@ -400,18 +401,10 @@ class Tracker:
         for _, i, track in candidates:
             if id(track) in used_tracks or ids[i] is not None:
                 continue
-            used_tracks.add(id(track))
-            ids[i] = track.track_id
-            crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
-            if crossing is not None:
-                crossings.append(crossing)
+            accept(i, track)
         for i, track in self._stitch_across_line(boxes, ids, used_tracks, t, line_a,
                                                  line_b):
-            used_tracks.add(id(track))
-            ids[i] = track.track_id
-            crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
-            if crossing is not None:
-                crossings.append(crossing)
+            accept(i, track)
         survivors = []
         for track in self._tracks:
             if id(track) not in used_tracks:
@@ -479,8 +472,7 @@ class Tracker:
             # downstream edge, leave at the upstream one and change size on the way.
             # The lane's known flow starts ahead: a lane does not change its flow from one
             # frame to the next.
-            prior = self._prior(Track(track_id=0, box=(0.0, cy - h / 2.0, h, h), first_t=0.0,
-                                      last_t=0.0), t)
+            prior = self._prior(cy, h, t)
             voted = self._votes.flow(cy, h, moving=True)
             tried: List[Tuple[float, float, list]] = []  # (cost, flow along s, pairs)
             # Votes first where they are clear: a flow taught by tracks may hold an alias.
