@@ -76,15 +76,18 @@ def main(argv=None) -> int:
     parser.add_argument('--base', type=int, default=TRAINING_BASE)
     parser.add_argument('--lights', default=','.join(LIGHTS),
                         help=f'comma-separated regimes of light, of {",".join(LIGHTS)}')
+    parser.add_argument('--traffic', default=','.join(TRAFFIC),
+                        help=f'comma-separated regimes of traffic, of {",".join(TRAFFIC)}')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--out', required=True)
     args = parser.parse_args(argv)
-    lights = args.lights.split(',')
-    unknown = sorted(set(lights) - set(LIGHTS))
-    if unknown:
-        parser.error(f'unknown --lights {",".join(unknown)}; choose from {",".join(LIGHTS)}')
+    lights, traffics = args.lights.split(','), args.traffic.split(',')
+    for flag, given, known in (('--lights', lights, LIGHTS), ('--traffic', traffics, TRAFFIC)):
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            parser.error(f'unknown {flag} {",".join(unknown)}; choose from {",".join(known)}')
     jobs = [(args.base + k, light, traffic, args.frames)
-            for k in range(args.clips) for light in lights for traffic in TRAFFIC]
+            for k in range(args.clips) for light in lights for traffic in traffics]
     groups = {}
     with ProcessPoolExecutor(args.workers) as pool:
         for n, (images, boxes) in enumerate(pool.map(clip_frames, jobs, chunksize=4)):

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import math
 from typing import Callable, List, Optional, Sequence, Tuple
 
-__all__ = ['align', 'Expected', 'lane_groups', 'LaneFrame', 'match_lane', 'Seen',
-           'size_mismatch']
+__all__ = ['align', 'Expected', 'LANE_TOLERANCE', 'lane_groups', 'LaneFrame', 'match_lane',
+           'same_lane', 'Seen', 'size_mismatch']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
 Point = Tuple[float, float]
@@ -51,6 +51,10 @@ _ACCEPT = 1.5  # a detection farther than this many tolerances from the predicti
 # One vehicle's box keeps its size from frame to frame within a few per cent; two cars'
 # lengths differ by up to a third (3.6-5 m), a car and a van or a truck by far more.
 _SIZE_SPREAD = 0.15
+# Two ground points lie in one lane when they are within this share of the taller box's
+# extent along the line: the wheels of a lane's vehicles touch one line whatever their
+# size, while the next lane lies a lane width (more than twice a car's height) away.
+LANE_TOLERANCE = 0.3
 
 
 class LaneFrame:
@@ -71,6 +75,10 @@ class LaneFrame:
         w, h = size
         corners = [cx * nx + cy * ny for cx in (0.0, w) for cy in (0.0, h)]
         self.s_min, self.s_max = min(corners), max(corners)
+
+    def lane(self, box: Sequence[float]) -> Tuple[float, float]:
+        """Return (u, height) of a box: where its lane lies along the line, and its scale."""
+        return self.position(box)[0], self.height(box)
 
     def position(self, box: Sequence[float]) -> Tuple[float, float]:
         """Return (u, s) of a box's ground point: which lane, and where in it."""
@@ -106,15 +114,19 @@ def size_mismatch(a: Tuple[float, float, bool], b: Tuple[float, float, bool]) ->
     return out
 
 
+def same_lane(u: float, height: float, other_u: float, other_height: float) -> bool:
+    """Return True when two ground points (u along the line) lie in one lane."""
+    return abs(u - other_u) <= LANE_TOLERANCE * max(height, other_height)
+
+
 def lane_groups(u: Sequence[float], heights: Sequence[float], *,
-                tolerance: float = 0.3) -> List[List[int]]:
+                tolerance: float = LANE_TOLERANCE) -> List[List[int]]:
     """
     Group items into lanes by the ground coordinate along the counting line.
 
     Sorted by ``u``, two neighbours are in one lane when their ground points lie within
-    ``tolerance`` x the taller one's height: the wheels of a lane's vehicles touch one
-    line whatever their size, while the next lane lies a lane width (more than twice a
-    car's height) away. Returns lists of indices, each in the order of ``u``.
+    ``tolerance`` x the taller one's height (:data:`LANE_TOLERANCE`). Returns lists of
+    indices, each in the order of ``u``.
     """
     order = sorted(range(len(u)), key=lambda k: (u[k], k))
     groups: List[List[int]] = []

@@ -16,7 +16,8 @@
 A lane's flow from displacement votes, learned without tracks (dense traffic at 1 fps).
 
 Every detection of the last frame votes, for every detection of this frame in its lane
-(same rows, similar height and colour), the displacement between them. In dense
+(ground points on one lane line, similar height and colour), the displacement between
+them. In dense
 traffic most pairs are wrong (the vehicle ahead, the one behind), but the gaps between
 vehicles vary while a lane's speed does not: over many frames the true displacement
 piles up in one bin and the wrong ones spread. A pair of unlike sizes or colours
@@ -29,7 +30,8 @@ import math
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
-from framebridge_ros.core.analysis.lane_order import LaneFrame, size_mismatch
+from framebridge_ros.core.analysis.lane_order import LANE_TOLERANCE, LaneFrame, same_lane, \
+    size_mismatch
 import numpy as np
 
 __all__ = ['LaneVotes']
@@ -50,9 +52,11 @@ class LaneVotes:
         self._max_appearance_distance = float(max_appearance_distance)
         self._min_speed_frac = float(min_speed_frac)
         self._memory_s = float(memory_s)
-        self._votes = np.zeros((0, 6))  # rows of (cy, h, vx, vy, weight, t)
+        # Rows of (u, height, vx, vy, weight, t): u and height as LaneFrame.lane gives them.
+        self._votes = np.zeros((0, 6))
         self._previous: List[Tuple[Box, Optional[np.ndarray]]] = []
         self._previous_sizes: List[Tuple[float, float, bool]] = []
+        self._previous_lanes: List[Tuple[float, float]] = []
         self.previous_t = 0.0  # time of the last frame added
         self._width = 1
         self._flows: dict = {}  # flow() asked again in one frame: the votes did not change
@@ -70,12 +74,14 @@ class LaneVotes:
         dt = t - (self.previous_t if self._previous else t)
         rows = []
         sizes = [(frame.length(b), frame.height(b), frame.whole(b)) for b in boxes]
+        lanes = [frame.lane(b) for b in boxes]
         if self._previous and 0.0 < dt <= 3.0:
-            for box, feature, size in zip(boxes, features, sizes):
+            for box, feature, size, (u, h) in zip(boxes, features, sizes, lanes):
                 cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
-                for (old, old_feature), old_size in zip(self._previous, self._previous_sizes):
+                for (old, old_feature), old_size, (ou, oh) in zip(
+                        self._previous, self._previous_sizes, self._previous_lanes):
                     ox, oy = old[0] + old[2] / 2.0, old[1] + old[3] / 2.0
-                    if abs(cy - oy) > 0.5 * max(box[3], old[3]) or max(box[3], old[3]) \
+                    if not same_lane(u, h, ou, oh) or max(box[3], old[3]) \
                             > self._max_height_ratio * max(1e-6, min(box[3], old[3])):
                         continue
                     weight = math.exp(-size_mismatch(size, old_size))
@@ -85,18 +91,19 @@ class LaneVotes:
                         if unlike > self._max_appearance_distance:
                             continue
                         weight *= 1.0 - unlike
-                    rows.append((cy, box[3], (cx - ox) / dt, (cy - oy) / dt, weight, t))
+                    rows.append((u, h, (cx - ox) / dt, (cy - oy) / dt, weight, t))
         self._previous = list(zip(boxes, features))
         self._previous_sizes = sizes
+        self._previous_lanes = lanes
         self.previous_t = t
         votes = np.vstack([self._votes, np.array(rows, np.float64).reshape(-1, 6)])
         self._votes = votes[votes[:, 5] >= t - self._memory_s]
         self._flows = {}
 
-    def _binned(self, cy: float, h: float, moving: bool):
-        """Return a band's votes, their bin keys, the bins and the bins' weights."""
+    def _binned(self, u: float, h: float, moving: bool):
+        """Return a lane's votes, their bin keys, the bins and the bins' weights."""
         votes = self._votes
-        near = votes[np.abs(votes[:, 0] - cy) <= 0.5 * np.maximum(h, votes[:, 1])]
+        near = votes[np.abs(votes[:, 0] - u) <= LANE_TOLERANCE * np.maximum(h, votes[:, 1])]
         if moving:  # votes of standing traffic left out
             near = near[np.hypot(near[:, 2], near[:, 3]) >= self._min_speed_frac * self._width]
         keys = np.round(near[:, 2] / max(1.0, 0.25 * h)).astype(np.int64)
@@ -109,9 +116,12 @@ class LaneVotes:
         vx, vy = (float(v) for v in np.sort(members[:, 2:4], axis=0)[len(members) // 2])
         return (vx, vy)
 
-    def flow(self, cy: float, h: float, *, moving: bool = False) -> Optional[Point]:
+    def flow(self, u: float, h: float, *, moving: bool = False) -> Optional[Point]:
         """
         Return a lane's flow when one displacement dominates its votes, else None.
+
+        The lane is the one whose ground points lie at u along the counting line, for
+        boxes of extent h along it (:meth:`LaneFrame.lane`).
 
         The bin is a quarter of a vehicle height wide; the peak (with its two
         neighbours) needs ``_MIN_VOTES`` votes, ``_MIN_SHARE`` of the band's votes, and
@@ -119,13 +129,13 @@ class LaneVotes:
         with ``moving`` its votes are left out: the lane's flow when it moves, whatever
         it does now (a queue).
         """
-        key = (cy, h, moving)
+        key = (u, h, moving)
         if key not in self._flows:
-            self._flows[key] = self._flow(cy, h, moving)
+            self._flows[key] = self._flow(u, h, moving)
         return self._flows[key]
 
-    def _flow(self, cy: float, h: float, moving: bool) -> Optional[Point]:
-        near, keys, bins, weights = self._binned(cy, h, moving)
+    def _flow(self, u: float, h: float, moving: bool) -> Optional[Point]:
+        near, keys, bins, weights = self._binned(u, h, moving)
         if len(near) < _MIN_VOTES:
             return None
         top = int(np.argmax(weights))
@@ -142,9 +152,9 @@ class LaneVotes:
             return None
         return (vx, vy)
 
-    def peaks(self, cy: float, h: float, count: int = 3) -> List[Point]:
-        """Return the flows of the strongest few bins of a band's moving votes."""
-        near, keys, bins, weights = self._binned(cy, h, True)
+    def peaks(self, u: float, h: float, count: int = 3) -> List[Point]:
+        """Return the flows of the strongest few bins of a lane's moving votes."""
+        near, keys, bins, weights = self._binned(u, h, True)
         out: List[Point] = []
         taken: List[int] = []
         for top in np.argsort(-weights, kind='stable'):

@@ -19,8 +19,12 @@ Built for a fixed camera at about one frame per second: between two frames a veh
 moves one to three of its own lengths, so the boxes of one vehicle in consecutive
 frames usually do not overlap and a plain IoU tracker loses it. Each track therefore
 predicts where its vehicle is now from its own velocity (constant velocity), or, for a
-track seen only once, from the velocity that earlier tracks had at the same height in
-the image (a lane's flow: traffic in one lane moves the same way at similar speeds).
+track seen only once, from the velocity that earlier tracks had in its lane (a lane's
+flow: traffic in one lane moves the same way at similar speeds). A lane is the line
+its vehicles' wheels touch: boxes whose ground points (bottom centres) lie within 0.3
+of the taller one's height along the counting line (:func:`.lane_order.same_lane`),
+whatever their size; box centres would not do, because a bus's centre lies a car's
+height above a car's in the same lane, about where the next lane's cars are.
 Detections are matched greedily by cost inside gates on position, height and size:
 
 - cost ``1 - IoU`` when the predicted box overlaps the detection, else
@@ -75,8 +79,8 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
-from framebridge_ros.core.analysis.lane_order import Expected, lane_groups, LaneFrame, \
-    match_lane, Seen
+from framebridge_ros.core.analysis.lane_order import Expected, lane_groups, LANE_TOLERANCE, \
+    LaneFrame, match_lane, same_lane, Seen
 from framebridge_ros.core.analysis.lane_votes import LaneVotes
 import numpy as np
 
@@ -173,9 +177,9 @@ class Track:
 
 @dataclass
 class _Flow:
-    """Velocity of a confirmed track at one image row, remembered as a lane prior."""
+    """Velocity of a confirmed track in one lane, remembered as a lane prior."""
 
-    cy: float
+    u: float  # the lane: its ground point along the counting line (LaneFrame.lane)
     h: float
     vx: float
     vy: float
@@ -236,7 +240,7 @@ class Tracker:
         self._votes = LaneVotes(max_height_ratio=max_height_ratio,
                                 max_appearance_distance=max_appearance_distance,
                                 min_speed_frac=min_flow_speed_frac, memory_s=flow_memory_s)
-        self._seen: List[Tuple[float, float, float]] = []  # (cy, h, t) of detections
+        self._seen: List[Tuple[float, float, float]] = []  # (u, h, t) of detections
 
     @property
     def tracks(self) -> List[Track]:
@@ -254,16 +258,16 @@ class Tracker:
 
     # --- prediction ---------------------------------------------------------------
 
-    def _prior(self, cy: float, h: float, t: float) -> Optional[Point]:
-        """Median velocity of recent confirmed tracks at row cy (box height h), if any."""
+    def _prior(self, u: float, h: float, t: float) -> Optional[Point]:
+        """Median velocity of recent confirmed tracks in the lane at u (LaneFrame.lane)."""
         if self._flow_rows is None or len(self._flow_rows) != len(self._flows):
-            self._flow_rows = np.array([(f.cy, f.h, f.vx, f.vy, f.t) for f in self._flows],
+            self._flow_rows = np.array([(f.u, f.h, f.vx, f.vy, f.t) for f in self._flows],
                                        np.float64).reshape(-1, 5)
         rows = self._flow_rows
-        near = rows[(np.abs(rows[:, 0] - cy) <= 0.5 * np.maximum(h, rows[:, 1]))
+        near = rows[(np.abs(rows[:, 0] - u) <= LANE_TOLERANCE * np.maximum(h, rows[:, 1]))
                     & (t - rows[:, 4] <= self._flow_memory_s)]
         if not len(near):
-            return self._votes.flow(cy, h)
+            return self._votes.flow(u, h)
         vx, vy = (float(v) for v in np.sort(near[:, 2:4], axis=0)[len(near) // 2])
         return (vx, vy)
 
@@ -271,20 +275,22 @@ class Tracker:
         """
         Return the lanes seen lately: their row, detections, and whether a flow is known.
 
-        A lane is a band of rows where detections keep coming (grouped when their
-        centres are within half a box height); only bands with ``min_detections`` in
-        the flow memory count. A lane that carries traffic but never learns a flow has
-        its crossings left uncounted: the node reports it on /diagnostics.
+        A lane is a line of ground points where detections keep coming (grouped as
+        :func:`.lane_order.lane_groups` does); ``row`` is that line's place along the
+        counting line (the ground row for a vertical line). Only lanes with
+        ``min_detections`` in the flow memory count. A lane that carries traffic but
+        never learns a flow has its crossings left uncounted: the node reports it on
+        /diagnostics.
         """
         out: List[Dict[str, float]] = []
         group: List[Tuple[float, float, float]] = []
         for seen in sorted(self._seen) + [(float('inf'), 0.0, 0.0)]:
-            if group and seen[0] - group[-1][0] > 0.5 * max(seen[1], group[-1][1]):
+            if group and not same_lane(seen[0], seen[1], group[-1][0], group[-1][1]):
                 if len(group) >= min_detections:
-                    cy = group[len(group) // 2][0]
+                    u = group[len(group) // 2][0]
                     h = sorted(g[1] for g in group)[len(group) // 2]
-                    flow = self._prior(cy, h, self._last_t or 0.0)
-                    out.append({'row': round(cy, 1), 'detections': len(group),
+                    flow = self._prior(u, h, self._last_t or 0.0)
+                    out.append({'row': round(u, 1), 'detections': len(group),
                                 'flow_px_per_s': None if flow is None
                                 else round(math.hypot(*flow), 1)})
                 group = []
@@ -297,14 +303,15 @@ class Tracker:
         dt = max(1e-3, t - track.last_t)
         x, y, w, h = track.box
         velocity, spread = track.velocity, 0.5
+        lane = self._frame.lane(track.box)
         if velocity is not None:  # an alias step loses to the lane's voted flow
-            flow = self._votes.flow(track.centre[1], h)
+            flow = self._votes.flow(*lane)
             if flow is not None and math.hypot(velocity[0] - flow[0], velocity[1] - flow[1]) \
                     > 0.5 * math.hypot(*flow):
                 velocity, spread = flow, 1.0
         if velocity is None:
             # Vehicles in one lane differ in speed by up to 2x: a prior gets a wide gate.
-            velocity, spread = self._prior(track.centre[1], h, t), 1.0
+            velocity, spread = self._prior(*lane, t), 1.0
         if velocity is None:
             return track.box, self._max_speed_frac * size * dt, False
         dx, dy = velocity[0] * dt, velocity[1] * dt
@@ -429,7 +436,7 @@ class Tracker:
         self._flow_rows = None
         self._votes.add(boxes, features, t, self._frame, width)
         self._seen = [s for s in self._seen if s[2] >= t - self._flow_memory_s] + [
-            (b[1] + b[3] / 2.0, b[3], t) for b in boxes]
+            self._frame.lane(b) + (t,) for b in boxes]
         return ids, crossings
 
     def _match_lanes(self, boxes: Sequence[Box], features: Sequence[Optional[np.ndarray]],
@@ -451,9 +458,8 @@ class Tracker:
             theirs = [k - len(live) for k in group if k >= len(live)]
             if not mine or not theirs or dt <= 0.0:
                 continue
-            rows = sorted(every[k][1] + every[k][3] / 2.0 for k in group)
-            h = sorted(every[k][3] for k in group)[len(group) // 2]
-            cy = rows[len(rows) // 2]
+            u = sorted(positions[k][0] for k in group)[len(group) // 2]
+            h = sorted(frame.height(every[k]) for k in group)[len(group) // 2]
             seen = [Seen(s=positions[len(live) + j][1], length=frame.length(boxes[j]),
                          height=frame.height(boxes[j]), whole=frame.whole(boxes[j]))
                     for j in theirs]
@@ -472,14 +478,14 @@ class Tracker:
             # downstream edge, leave at the upstream one and change size on the way.
             # The lane's known flow starts ahead: a lane does not change its flow from one
             # frame to the next.
-            prior = self._prior(cy, h, t)
-            voted = self._votes.flow(cy, h, moving=True)
+            prior = self._prior(u, h, t)
+            voted = self._votes.flow(u, h, moving=True)
             tried: List[Tuple[float, float, list]] = []  # (cost, flow along s, pairs)
             # Votes first where they are clear: a flow taught by tracks may hold an alias.
             if voted and prior and voted[0] * prior[0] + voted[1] * prior[1] <= 0.0:
                 prior = None  # learned against the votes: from aliased tracks
             leads = [(voted, _LEAD), (prior, 0.0)] if voted else [(prior, _LEAD)] + [
-                (peak, 0.0) for peak in self._votes.peaks(cy, h)]
+                (peak, 0.0) for peak in self._votes.peaks(u, h)]
             for flow, lead in leads:
                 flow_s = None if flow is None else (
                     flow[0] * frame.normal[0] + flow[1] * frame.normal[1])
@@ -534,7 +540,7 @@ class Tracker:
         A track that loses its vehicle at the line (a gate or the colour test refused
         the match) would leave the crossing uncounted, and its vehicle would go on as a
         new track already past the line. A second pass links the two when they lie in
-        one lane (same rows, similar height), on both sides of the line, and the step
+        one lane (same ground line, similar height), on both sides of the line, and the step
         goes the way the lane flows, no longer than 1.5 x the lane's displacement (the
         track's own where the votes know none). Colour is not asked.
         """
@@ -546,15 +552,15 @@ class Tracker:
                     or track.velocity is None:
                 continue
             dt = max(1e-3, t - track.last_t)
-            flow = self._votes.flow(track.centre[1], track.box[3]) or track.velocity
+            lane = self._frame.lane(track.box)
+            flow = self._votes.flow(*lane) or track.velocity
             for i, box in enumerate(boxes):
                 if ids[i] is not None:
                     continue
                 th, bh = track.box[3], box[3]
                 if max(th, bh) > self._max_height_ratio * max(1e-6, min(th, bh)):
                     continue
-                dy = (box[1] + bh / 2.0) - track.centre[1]
-                if abs(dy) > 0.5 * max(th, bh):
+                if not same_lane(*lane, *self._frame.lane(box)):
                     continue
                 ground = (box[0] + box[2] / 2.0, box[1] + bh)
                 if not _segments_cross(track.ground, ground, line_a, line_b):
@@ -591,7 +597,8 @@ class Tracker:
         # standing track (a ghost, a mismatch) would teach the next tracks wrong.
         speed = math.hypot(*track.velocity)
         if track.hits >= 3 and speed >= self._min_flow_speed_frac * self._width:
-            self._flows.append(_Flow(cy=cy, h=box[3], vx=track.velocity[0],
+            u, h = self._frame.lane(box)
+            self._flows.append(_Flow(u=u, h=h, vx=track.velocity[0],
                                      vy=track.velocity[1], t=t))
         after = track.ground
         if track.counted is not None or not _segments_cross(before, after, line_a, line_b):

@@ -221,9 +221,28 @@ def test_a_lane_of_only_dense_traffic_learns_its_flow_from_votes(speed):
     true = crossed - start
     found = sum(tracker.counts.values()) - counted
     assert true > 20 and abs(found - true) <= 0.1 * true, (found, true)
-    [lane] = tracker.lanes()
-    assert lane['row'] == pytest.approx(320.0) and lane['flow_px_per_s'] == pytest.approx(
+    [lane] = tracker.lanes()  # its row is where the wheels touch: 300 + 40
+    assert lane['row'] == pytest.approx(340.0) and lane['flow_px_per_s'] == pytest.approx(
         speed, rel=0.1)
+
+
+def test_lanes_are_told_apart_by_their_ground_line_not_by_box_centres():
+    # A near lane of tall buses (wheels at row 474, centres at 406) beside a far lane of
+    # cars going the other way (wheels at 408, centres at 388): by their centres the
+    # two lanes overlap and would pool their votes; by the line their wheels touch,
+    # each lane keeps its own flow.
+    tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
+    near = _dense_lane(5, speed=150.0, frames=40)
+    far = _dense_lane(6, speed=140.0, frames=40)
+    for (t, buses, _), (_, cars, _) in zip(near, far):
+        boxes = [(x, 474.0 - 135.0, w + 200.0, 135.0) for x, _, w, _ in buses]
+        boxes += [(1280.0 - x - w, 408.0 - 40.0, w, 40.0) for x, _, w, _ in cars]
+        tracker.update(boxes, t=t, frame_size=(1280, 720))
+    lanes = {round(lane['row']): lane['flow_px_per_s'] for lane in tracker.lanes()}
+    assert set(lanes) == {408, 474}, lanes
+    assert lanes[474] == pytest.approx(150.0, rel=0.1) and lanes[408] == pytest.approx(
+        140.0, rel=0.1), lanes
+    assert tracker.counts['left_to_right'] > 5 and tracker.counts['right_to_left'] > 5
 
 
 def test_a_lane_without_a_flow_is_listed_as_such():
