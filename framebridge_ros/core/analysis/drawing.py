@@ -18,8 +18,8 @@ from typing import Optional, Sequence
 
 import cv2
 from framebridge_ros.core.analysis.analyzer import FrameAnalysis
+from framebridge_ros.core.analysis.geometry import parse_line
 from framebridge_ros.core.analysis.region import Polygon
-from framebridge_ros.core.analysis.tracking import parse_line
 import numpy as np
 
 __all__ = [

@@ -36,7 +36,7 @@ from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 from framebridge_ros.core.analysis.detector import Box
-from framebridge_ros.core.analysis.tracking import box_iou
+from framebridge_ros.core.analysis.geometry import box_iou
 import numpy as np
 
 

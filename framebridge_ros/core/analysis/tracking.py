@@ -66,11 +66,18 @@ matching takes the lanes with no flow. A track that loses its vehicle just befor
 line is linked, in a second pass, to a new detection just past it in its lane
 (:meth:`Tracker._stitch_across_line`).
 A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
-detection does not split it. A crossing is counted when the bottom centre of a track's
-box (its ground point) moves across the counting line between two observations; a
-track counts at most once. Directions are named from the line's orientation: for a
-line that is more vertical than horizontal, ``left_to_right`` / ``right_to_left``, else
-``top_to_bottom`` / ``bottom_to_top``.
+detection does not split it. A track that still owes its crossing (seen at least twice,
+not counted, and heading for the line: a step of its lane's flow takes it across or
+nearer) coasts for up to ``_MAX_COAST`` frames, hidden behind a nearer vehicle as
+vehicles at the line often are; only the second pass, which links it across the line,
+may take it up again, so a coasting track never takes a detection that another track
+explains. Two tracks that stand in one place (boxes, or a coasting one's prediction,
+overlapping by IoU > 0.5) follow one vehicle: the one matched this frame, else the one
+seen more often, stays, and takes over the other's count. A crossing is counted when
+the bottom centre of a track's box (its ground point) moves across the counting line
+between two observations; a track counts at most once. Directions are named from the
+line's orientation: for a line that is more vertical than horizontal,
+``left_to_right`` / ``right_to_left``, else ``top_to_bottom`` / ``bottom_to_top``.
 """
 
 from dataclasses import dataclass
@@ -79,66 +86,20 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
-from framebridge_ros.core.analysis.lane_order import Expected, lane_groups, LANE_TOLERANCE, \
-    LaneFrame, match_lane, same_lane, Seen
+from framebridge_ros.core.analysis.geometry import appearance, box_iou, parse_line, \
+    segments_cross, side
+from framebridge_ros.core.analysis.lane_map import LaneMap
+from framebridge_ros.core.analysis.lane_order import Expected, LANE_TOLERANCE, LaneFrame, \
+    match_lane, same_lane, Seen
 from framebridge_ros.core.analysis.lane_votes import LaneVotes
 import numpy as np
 
 __all__ = ['LineCrossing', 'Track', 'Tracker', 'appearance', 'box_iou', 'parse_line']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
+_MAX_COAST = 4  # frames an uncounted track heading for the line may coast, hidden
 _LEAD = 0.5  # assignment cost (under half a missed vehicle) a new lane flow must win by
 Point = Tuple[float, float]
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Return the intersection over union of two [x, y, w, h] boxes."""
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0.0 else 0.0
-
-
-def parse_line(values: Sequence[float]) -> Tuple[Point, Point]:
-    """
-    Return the counting line ((x1, y1), (x2, y2)) of a flat list of 4 normalised numbers.
-
-    Raises ValueError saying what is wrong: wrong length, a value outside [0, 1], or
-    two equal end points.
-    """
-    values = [float(v) for v in values]
-    if len(values) != 4:
-        raise ValueError(f'counting line needs 4 numbers x1, y1, x2, y2; got {len(values)}')
-    if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
-        raise ValueError(f'counting line values must be within [0, 1] (normalised); '
-                         f'got {values}')
-    (x1, y1, x2, y2) = values
-    if (x1, y1) == (x2, y2):
-        raise ValueError('counting line end points must differ')
-    return (x1, y1), (x2, y2)
-
-
-def appearance(image: np.ndarray, box: Sequence[float]) -> Optional[np.ndarray]:
-    """
-    Return an appearance descriptor of a box: a normalised HSV histogram of its middle.
-
-    6 hue x 4 saturation x 4 value bins of the central 80 % of the box (its edges are
-    road and shadow). Compared with the Bhattacharyya distance (0 same, 1 disjoint).
-    None for a box with no pixels inside the image.
-    """
-    h, w = image.shape[:2]
-    x, y, bw, bh = box[:4]
-    x0, x1 = int(max(0, x + 0.1 * bw)), int(min(w, x + 0.9 * bw))
-    y0, y1 = int(max(0, y + 0.1 * bh)), int(min(h, y + 0.9 * bh))
-    if x1 <= x0 or y1 <= y0:
-        return None
-    patch = image[y0:y1, x0:x1]
-    if patch.ndim == 2:
-        patch = cv2.cvtColor(patch, cv2.COLOR_GRAY2BGR)
-    hsv = cv2.cvtColor(patch, cv2.COLOR_BGR2HSV)
-    hist = cv2.calcHist([hsv], [0, 1, 2], None, [6, 4, 4], [0, 180, 0, 256, 0, 256])
-    return cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1).flatten()
 
 
 @dataclass(frozen=True)
@@ -186,19 +147,6 @@ class _Flow:
     t: float
 
 
-def _side(p: Point, a: Point, b: Point) -> float:
-    return (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])
-
-
-def _segments_cross(p: Point, q: Point, a: Point, b: Point) -> bool:
-    """Return True if segment p-q crosses segment a-b (touching the line counts once)."""
-    d1, d2 = _side(p, a, b), _side(q, a, b)
-    if not ((d1 < 0.0 <= d2) or (d2 < 0.0 <= d1)):
-        return False
-    d3, d4 = _side(a, p, q), _side(b, p, q)
-    return (d3 <= 0.0 <= d4) or (d4 <= 0.0 <= d3)
-
-
 class Tracker:
     """
     Greedy predicted-position tracker with line counting; see the module docstring.
@@ -240,7 +188,7 @@ class Tracker:
         self._votes = LaneVotes(max_height_ratio=max_height_ratio,
                                 max_appearance_distance=max_appearance_distance,
                                 min_speed_frac=min_flow_speed_frac, memory_s=flow_memory_s)
-        self._seen: List[Tuple[float, float, float]] = []  # (u, h, t) of detections
+        self._lane_map = LaneMap(memory_s=flow_memory_s)
 
     @property
     def tracks(self) -> List[Track]:
@@ -254,7 +202,7 @@ class Tracker:
         self.counts = dict.fromkeys(self.directions, 0)
         self._last_t = None
         self._votes.clear()
-        self._seen.clear()
+        self._lane_map.clear()
 
     # --- prediction ---------------------------------------------------------------
 
@@ -275,26 +223,20 @@ class Tracker:
         """
         Return the lanes seen lately: their row, detections, and whether a flow is known.
 
-        A lane is a line of ground points where detections keep coming (grouped as
-        :func:`.lane_order.lane_groups` does); ``row`` is that line's place along the
-        counting line (the ground row for a vertical line). Only lanes with
-        ``min_detections`` in the flow memory count. A lane that carries traffic but
-        never learns a flow has its crossings left uncounted: the node reports it on
+        A lane is a line where the ground points of detections keep coming
+        (:class:`.lane_map.LaneMap`); ``row`` is that line's place along the counting
+        line (the ground row for a vertical line). Only lanes with ``min_detections``
+        near them in the flow memory count. A lane that carries traffic but never
+        learns a flow has its crossings left uncounted: the node reports it on
         /diagnostics.
         """
         out: List[Dict[str, float]] = []
-        group: List[Tuple[float, float, float]] = []
-        for seen in sorted(self._seen) + [(float('inf'), 0.0, 0.0)]:
-            if group and not same_lane(seen[0], seen[1], group[-1][0], group[-1][1]):
-                if len(group) >= min_detections:
-                    u = group[len(group) // 2][0]
-                    h = sorted(g[1] for g in group)[len(group) // 2]
-                    flow = self._prior(u, h, self._last_t or 0.0)
-                    out.append({'row': round(u, 1), 'detections': len(group),
-                                'flow_px_per_s': None if flow is None
-                                else round(math.hypot(*flow), 1)})
-                group = []
-            group.append(seen)
+        for u, h, detections in self._lane_map.lines():
+            if detections >= min_detections:
+                flow = self._prior(u, h, self._last_t or 0.0)
+                out.append({'row': round(u, 1), 'detections': int(detections),
+                            'flow_px_per_s': None if flow is None
+                            else round(math.hypot(*flow), 1)})
         return out
 
     def _gate_and_prediction(self, track: Track, t: float,
@@ -384,7 +326,7 @@ class Tracker:
         # Tracks with a velocity are matched first: their predictions are the sharpest.
         candidates: List[Tuple[float, int, Track]] = []
         for track in self._tracks:
-            if id(track) in lane_tracks:
+            if id(track) in lane_tracks or track.misses > self._max_missed:
                 continue
             predicted, gate, guided = self._gate_and_prediction(track, t, max(width, height))
             rank = 0.0 if track.velocity is not None else 10.0
@@ -416,7 +358,8 @@ class Tracker:
         for track in self._tracks:
             if id(track) not in used_tracks:
                 track.misses += 1
-                if track.misses > self._max_missed:
+                if track.misses > self._max_missed and not self._owed(
+                        track, line_a, line_b):
                     continue
             survivors.append(track)
         counted_lost = [tr.box for tr in self._tracks
@@ -431,12 +374,11 @@ class Tracker:
                     track.counted = 'again'
                 survivors.append(track)
                 ids[i] = track.track_id
-        self._tracks = survivors
+        self._tracks = self._merge_duplicates(survivors, t)
         self._flows = [f for f in self._flows if t - f.t <= self._flow_memory_s]
         self._flow_rows = None
         self._votes.add(boxes, features, t, self._frame, width)
-        self._seen = [s for s in self._seen if s[2] >= t - self._flow_memory_s] + [
-            self._frame.lane(b) + (t,) for b in boxes]
+        self._lane_map.add([self._frame.lane(b) for b in boxes], t)
         return ids, crossings
 
     def _match_lanes(self, boxes: Sequence[Box], features: Sequence[Optional[np.ndarray]],
@@ -447,13 +389,14 @@ class Tracker:
         Returns the pairs (detection index, track), and the tracks (by id) and the
         detection indices that were decided here; the greedy pass takes the rest.
         """
-        live = self._tracks
+        live = [tr for tr in self._tracks if tr.misses <= self._max_missed]
         every = [tr.box for tr in live] + list(boxes)
         positions = [frame.position(box) for box in every]
         pairs: List[Tuple[int, Track]] = []
         decided_tracks, decided_boxes = set(), set()
         dt = t - self._votes.previous_t
-        for group in lane_groups([p[0] for p in positions], [frame.height(b) for b in every]):
+        for group in self._lane_map.groups([p[0] for p in positions],
+                                           [frame.height(b) for b in every]):
             mine = [k for k in group if k < len(live)]
             theirs = [k - len(live) for k in group if k >= len(live)]
             if not mine or not theirs or dt <= 0.0:
@@ -531,6 +474,35 @@ class Tracker:
         return Expected(s_last=s_last, predictions=tuple(predictions), length=length,
                         height=frame.height(track.box), whole=frame.whole(track.box))
 
+    def _merge_duplicates(self, tracks: List[Track], t: float) -> List[Track]:
+        """Keep one track where two stand in one place: one vehicle, followed twice."""
+        def where(track: Track) -> Box:
+            if not track.misses or track.velocity is None:
+                return track.box
+            dt = t - track.last_t
+            x, y, w, h = track.box
+            return (x + track.velocity[0] * dt, y + track.velocity[1] * dt, w, h)
+
+        kept: List[Track] = []
+        for track in sorted(tracks, key=lambda tr: (tr.misses, -tr.hits)):
+            box = where(track)
+            twin = next((k for k in kept if box_iou(where(k), box) > 0.5), None)
+            if twin is None:
+                kept.append(track)
+            elif track.counted is not None and twin.counted is None:
+                twin.counted = track.counted
+        return sorted(kept, key=lambda tr: tr.track_id)
+
+    def _owed(self, track: Track, line_a: Point, line_b: Point) -> bool:
+        """Return True while a lost track still owes its crossing: coast it on."""
+        if track.counted is not None or track.velocity is None or track.hits < 2 \
+                or track.misses > _MAX_COAST:
+            return False
+        flow = self._votes.flow(*self._frame.lane(track.box)) or track.velocity
+        ahead = (track.ground[0] + flow[0], track.ground[1] + flow[1])
+        return (side(track.ground, line_a, line_b) * side(ahead, line_a, line_b) <= 0.0
+                or abs(side(ahead, line_a, line_b)) < abs(side(track.ground, line_a, line_b)))
+
     def _stitch_across_line(self, boxes: Sequence[Box], ids: List[Optional[int]],
                             used: set, t: float, line_a: Point,
                             line_b: Point) -> List[Tuple[int, Track]]:
@@ -548,8 +520,7 @@ class Tracker:
         for track in self._tracks:
             # Only a track that has moved (seen twice) and knows which way its lane
             # flows: a first step is the ambiguous case the first pass waits out.
-            if id(track) in used or track.counted is not None or track.misses \
-                    or track.velocity is None:
+            if id(track) in used or track.counted is not None or track.velocity is None:
                 continue
             dt = max(1e-3, t - track.last_t)
             lane = self._frame.lane(track.box)
@@ -563,7 +534,7 @@ class Tracker:
                 if not same_lane(*lane, *self._frame.lane(box)):
                     continue
                 ground = (box[0] + box[2] / 2.0, box[1] + bh)
-                if not _segments_cross(track.ground, ground, line_a, line_b):
+                if not segments_cross(track.ground, ground, line_a, line_b):
                     continue
                 dx = ground[0] - track.ground[0]
                 if dx * flow[0] <= 0.0 or abs(dx) > 1.5 * abs(flow[0]) * dt + 0.5 * box[2]:
@@ -601,7 +572,7 @@ class Tracker:
             self._flows.append(_Flow(u=u, h=h, vx=track.velocity[0],
                                      vy=track.velocity[1], t=t))
         after = track.ground
-        if track.counted is not None or not _segments_cross(before, after, line_a, line_b):
+        if track.counted is not None or not segments_cross(before, after, line_a, line_b):
             return None
         if self._vertical:
             direction = self.directions[0] if after[0] > before[0] else self.directions[1]

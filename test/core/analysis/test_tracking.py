@@ -148,10 +148,41 @@ def test_missed_frame_is_bridged_and_crossing_still_counted():
 
 
 def test_track_ends_after_max_missed_frames():
-    frames = [[(100.0, 300.0, 100.0, 30.0)], [(200.0, 300.0, 100.0, 30.0)], [], [], [],
-              [(700.0, 300.0, 100.0, 30.0)]]
+    # Past the line already (it owes no crossing): three missed frames end it.
+    frames = [[(700.0, 300.0, 100.0, 30.0)], [(800.0, 300.0, 100.0, 30.0)], [], [], [],
+              [(1100.0, 300.0, 100.0, 30.0)]]
     ids, _ = _run(Tracker(max_missed=2), frames)
     assert ids[5][0] != ids[0][0]
+
+
+def test_a_vehicle_hidden_while_it_crosses_is_counted_once():
+    # Hidden behind a nearer vehicle for longer than max_missed, right as it crosses:
+    # its track, still owing the crossing, coasts and is linked past the line.
+    frames = [[(100.0, 300.0, 100.0, 30.0)], [(220.0, 300.0, 100.0, 30.0)],
+              [(340.0, 300.0, 100.0, 30.0)], [], [], [], [(820.0, 300.0, 100.0, 30.0)],
+              [(940.0, 300.0, 100.0, 30.0)]]
+    tracker = Tracker(max_missed=2)
+    ids, crossings = _run(tracker, frames)
+    assert ids[6][0] == ids[0][0] == ids[7][0]
+    assert tracker.counts == {'left_to_right': 1, 'right_to_left': 0}
+
+
+def test_one_vehicle_followed_twice_keeps_one_track():
+    # Its colour changes at once (a beam sweeps over it): the colour gate refuses the
+    # match and a second track is born where the first now coasts. One vehicle, one
+    # place: the twins are merged, and the vehicle is counted once.
+    red = np.zeros((40, 120, 3), np.uint8)
+    red[:] = (0, 0, 200)
+    blue = np.zeros((40, 120, 3), np.uint8)
+    blue[:] = (200, 60, 0)
+    tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
+    for t in range(8):
+        box = (100.0 + 150.0 * t, 300.0, 120.0, 40.0)
+        patch = red if t < 2 else blue
+        feature = appearance(patch, (0, 0, 120, 40))
+        tracker.update([box], t=float(t), frame_size=(1280, 720), features=[feature])
+        assert len(tracker.tracks) == 1, t
+    assert tracker.counts == {'left_to_right': 1, 'right_to_left': 0}
 
 
 def test_jitter_on_the_line_counts_once():
