@@ -362,15 +362,19 @@ class Tracker:
                         track, line_a, line_b):
                     continue
             survivors.append(track)
-        counted_lost = [tr.box for tr in self._tracks
+        counted_lost = [tr for tr in self._tracks
                         if tr.counted is not None and id(tr) not in used_tracks]
         for i, box in enumerate(boxes):
             if ids[i] is None:
                 track = Track(track_id=next(self._ids), box=box, first_t=t, last_t=t,
                               feature=features[i])
                 # Where a counted track just lost its vehicle, this is that vehicle
-                # again (a jittered box), not one more to count.
-                if any(box_iou(box, old) >= 0.3 for old in counted_lost):
+                # again (a jittered box), not one more to count; not a vehicle of
+                # another lane, nor one still before the line (it has yet to cross).
+                if any(box_iou(box, old.box) >= 0.3
+                       and same_lane(*self._frame.lane(box), *self._frame.lane(old.box))
+                       and side(track.ground, line_a, line_b)
+                       * side(old.ground, line_a, line_b) > 0.0 for old in counted_lost):
                     track.counted = 'again'
                 survivors.append(track)
                 ids[i] = track.track_id

@@ -323,3 +323,17 @@ def test_a_vehicle_whose_colour_changes_at_the_line_is_still_counted():
         feature = appearance(patch, (0, 0, 120, 40))
         tracker.update([box], t=float(t), frame_size=(1280, 720), features=[feature])
     assert tracker.counts == {'left_to_right': 1, 'right_to_left': 0}
+
+
+def test_a_vehicle_coming_in_where_another_left_is_counted():
+    # One lane's vehicle leaves at the left edge, counted, just as the next lane's
+    # comes in there the other way, their boxes overlapping: the newcomer is not the
+    # counted vehicle seen again (another lane, and still before the line).
+    tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
+    for t in range(6):
+        tracker.update([(1000.0 - 200.0 * t, 300.0, 200.0, 100.0)], t=float(t),
+                       frame_size=(1280, 720))
+    for t in range(6, 11):
+        tracker.update([(200.0 * (t - 6), 340.0, 200.0, 100.0)], t=float(t),
+                       frame_size=(1280, 720))
+    assert tracker.counts == {'left_to_right': 1, 'right_to_left': 1}
