@@ -481,11 +481,13 @@ class Tracker:
     def _merge_duplicates(self, tracks: List[Track], t: float) -> List[Track]:
         """Keep one track where two stand in one place: one vehicle, followed twice."""
         def where(track: Track) -> Box:
-            if not track.misses or track.velocity is None:
+            # A coasting track seen once goes by its lane's flow, as it is predicted.
+            velocity = track.velocity or self._prior(*self._frame.lane(track.box), t)
+            if not track.misses or velocity is None:
                 return track.box
             dt = t - track.last_t
             x, y, w, h = track.box
-            return (x + track.velocity[0] * dt, y + track.velocity[1] * dt, w, h)
+            return (x + velocity[0] * dt, y + velocity[1] * dt, w, h)
 
         kept: List[Track] = []
         for track in sorted(tracks, key=lambda tr: (tr.misses, -tr.hits)):

@@ -94,14 +94,16 @@ def test_lane_frame_measures_across_the_line_the_first_directions_way(line, box,
     assert frame.position(box) == pytest.approx(expected)
 
 
-def _queue_lane(seed, *, speed, frames, miss_rate):
+def _queue_lane(seed, *, speed, frames, miss_rate, size_noise=0.0):
     """
     Return (t, boxes, true crossings so far) at 1 fps: one dense lane, left to right.
 
     Cars of 110-150 px, some vans and motorcycles, gaps of 0.3 to 1 car length, each at
     its own speed (+-10 %) but never closer than 30 px to the one ahead; a stop line at
     x = 560 is red from 10 s to 18 s, so a queue stands just before the counting line
-    (x = 640) and then pulls away. Each detection is missed with ``miss_rate``.
+    (x = 640) and then pulls away. Each detection is missed with ``miss_rate``, and its
+    length and height are off by a factor of exp(N(0, ``size_noise``)), as a detector's
+    boxes are (the learned back-end's: 0.06-0.08 on the randomised camera).
     """
     rng = np.random.default_rng(seed)
     cars, front = [], 0.0  # [front x, length, wanted speed, speed]
@@ -129,31 +131,38 @@ def _queue_lane(seed, *, speed, frames, miss_rate):
             for k, (front, length, _, _) in enumerate(cars):
                 x0, x1 = max(0.0, front - length), min(1280.0, front)
                 if x1 - x0 > 0.3 * length and rng.random() >= miss_rate:
-                    boxes.append((x0, 300.0, x1 - x0, 40.0 + 0.1 * (length - 130.0)))
+                    grow, tall = np.exp(rng.normal(0.0, size_noise, 2)) if size_noise \
+                        else (1.0, 1.0)
+                    boxes.append((x0, 300.0, (x1 - x0) * grow,
+                                  (40.0 + 0.1 * (length - 130.0)) * tall))
                     which.append(k)
             out.append((t + dt, boxes, which, crossed))
     return out
 
 
-def test_a_dense_queueing_lane_at_one_length_a_frame_is_counted_despite_misses():
+@pytest.mark.parametrize('size_noise, share', [(0.0, 0.03), (0.07, 0.06)])
+def test_a_dense_queueing_lane_at_one_length_a_frame_is_counted_despite_misses(size_noise, share):
     # About one car length (130 px) a frame, no colour (night), one detection in ten
     # missed, and a queue that stands just before the line and pulls away: the car
     # behind stands about where the car ahead stood, a missed car leaves a gap its
-    # neighbours' tracks would close, and a standing queue would alias backwards.
+    # neighbours' tracks would close, and a standing queue would alias backwards. With
+    # exact sizes (drawn boxes) and with a detector's size noise.
     errors, crossings = [], 0
     for seed in range(1, 13):
         tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
         for t, boxes, _, crossed in _queue_lane(seed, speed=130.0, frames=50,
-                                                miss_rate=0.1):
+                                                miss_rate=0.1, size_noise=size_noise):
             tracker.update(boxes, t=t, frame_size=(1280, 720))
             if t == 8.0:
                 start, counted = crossed, sum(tracker.counts.values())
         true, found = crossed - start, sum(tracker.counts.values()) - counted
         errors.append(found - true)
         crossings += true
-    # The greedy tracker alone is off on 8 of the 12 seeds (13 crossings in all).
-    assert crossings > 180 and max(map(abs, errors)) <= 1 and sum(map(abs, errors)) <= 2, \
-        errors
+    # The greedy tracker alone is off on 8 of the 12 seeds (13 crossings in all). The size
+    # term is set for a detector's boxes (lane_order._SIZE_SPREAD), so exact boxes lose a
+    # little (5 of 198; 2 at the spread tuned on drawn boxes), and noisy ones gain (11
+    # of 198, against 28 at that spread and 37 before the lanes were learned).
+    assert crossings > 180 and sum(map(abs, errors)) <= share * crossings, errors
 
 
 def test_colours_that_change_from_frame_to_frame_still_count_in_a_lane():
