@@ -481,23 +481,25 @@ class Tracker:
     def _merge_duplicates(self, tracks: List[Track], t: float) -> List[Track]:
         """Keep one track where two stand in one place: one vehicle, followed twice."""
         def where(track: Track) -> Box:
+            if not track.misses:
+                return track.box
             # A coasting track seen once goes by its lane's flow, as it is predicted.
             velocity = track.velocity or self._prior(*self._frame.lane(track.box), t)
-            if not track.misses or velocity is None:
+            if velocity is None:
                 return track.box
             dt = t - track.last_t
             x, y, w, h = track.box
             return (x + velocity[0] * dt, y + velocity[1] * dt, w, h)
 
-        kept: List[Track] = []
+        kept: List[Tuple[Track, Box]] = []
         for track in sorted(tracks, key=lambda tr: (tr.misses, -tr.hits)):
             box = where(track)
-            twin = next((k for k in kept if box_iou(where(k), box) > 0.5), None)
+            twin = next((k for k, k_box in kept if box_iou(k_box, box) > 0.5), None)
             if twin is None:
-                kept.append(track)
+                kept.append((track, box))
             elif track.counted is not None and twin.counted is None:
                 twin.counted = track.counted
-        return sorted(kept, key=lambda tr: tr.track_id)
+        return sorted((k for k, _ in kept), key=lambda tr: tr.track_id)
 
     def _owed(self, track: Track, line_a: Point, line_b: Point) -> bool:
         """Return True while a lost track still owes its crossing: coast it on."""
@@ -505,9 +507,9 @@ class Tracker:
                 or track.misses > _MAX_COAST:
             return False
         flow = self._votes.flow(*self._frame.lane(track.box)) or track.velocity
-        ahead = (track.ground[0] + flow[0], track.ground[1] + flow[1])
-        return (side(track.ground, line_a, line_b) * side(ahead, line_a, line_b) <= 0.0
-                or abs(side(ahead, line_a, line_b)) < abs(side(track.ground, line_a, line_b)))
+        now = side(track.ground, line_a, line_b)
+        then = side((track.ground[0] + flow[0], track.ground[1] + flow[1]), line_a, line_b)
+        return now * then <= 0.0 or abs(then) < abs(now)
 
     def _stitch_across_line(self, boxes: Sequence[Box], ids: List[Optional[int]],
                             used: set, t: float, line_a: Point,
