@@ -114,3 +114,43 @@ def test_an_empty_road_gives_no_vehicles():
     noise = np.random.default_rng(3).normal(0, 3, road.shape)
     road = np.clip(road + noise, 0, 255).astype(np.uint8)
     assert [d for d in LearnedDetector().detect(road) if d.score >= 0.4] == []
+
+
+def _zoomed_vehicles(light, zoom, seeds, frames):
+    """Yield (frame, truth box) with one vehicle of an unseen scene magnified zoom times."""
+    for seed in seeds:
+        scene = RandomisedScene(draw_world(seed, light=light, traffic='light',
+                                           width=1280, height=720))
+        for _ in range(frames):
+            image, truth, _ = scene.next_frame()
+            for vehicle in truth['vehicles']:
+                if vehicle['dont_care']:
+                    continue
+                x, y, w, h = vehicle['box']
+                view_w, view_h = 1280 / zoom, 720 / zoom
+                x0 = int(max(0, min(1280 - view_w, x + w / 2 - view_w / 2)))
+                y0 = int(max(0, min(720 - view_h, y + h / 2 - view_h / 2)))
+                box = ((x - x0) * zoom, (y - y0) * zoom, w * zoom, h * zoom)
+                if box[0] < 0 or box[1] < 0 or box[0] + box[2] > 1280 or box[1] + box[3] > 720:
+                    continue
+                view = image[y0:y0 + int(view_h), x0:x0 + int(view_w)]
+                yield cv2.resize(view, (1280, 720), interpolation=cv2.INTER_LINEAR), box
+
+
+@pytest.mark.parametrize('light', ['day', 'dusk'])
+def test_a_vehicle_near_the_camera_is_found_as_well_as_a_far_one(light):
+    # Magnified 2.5 times, a vehicle is larger than most the network saw in training;
+    # the coarse pass is what finds it (0.95 of them; the fine pass alone 0.81 by day,
+    # 0.88 at dusk).
+    both, fine_only = LearnedDetector(), LearnedDetector(coarse_width=0)
+    found = {both: 0, fine_only: 0}
+    count = 0
+    for image, box in _zoomed_vehicles(light, 2.5, range(UNSEEN_SEED, UNSEEN_SEED + 4), 12):
+        count += 1
+        for detector in found:
+            boxes = [d.box for d in detector.detect(image) if d.score >= 0.5]
+            found[detector] += any(box_iou(b, box) >= 0.5 for b in boxes)
+    assert count >= 100
+    assert found[both] >= 0.92 * count, (
+        f'{found[both]} of {count} magnified vehicles found '
+        f'(the fine pass alone: {found[fine_only]})')
