@@ -147,11 +147,15 @@ class FrameFeed:
         else:
             _log.debug('skipped %s: %s (%s)', name, why, reason)
 
-    def _delivered(self, name: str) -> None:
+    def _delivered(self, name: str, refused: int) -> None:
+        """End the episode of the refused frames counted before name was published."""
         with self._lock:
-            refused, reasons = self.stats.refused_since_delivery, sorted(self._episode_reasons)
-            self.stats.refused_since_delivery = 0
-            self._episode_reasons.clear()
+            reasons = sorted(self._episode_reasons)
+            # A refusal while name was being published (the scan thread does not wait)
+            # came after it: it stays counted, and its episode goes on.
+            self.stats.refused_since_delivery -= refused
+            if not self.stats.refused_since_delivery:
+                self._episode_reasons.clear()
             self.stats.delivered += 1
             self.stats.last_delivered = name
         if refused:
@@ -209,6 +213,8 @@ class FrameFeed:
                           f'{error!r}', exc_info=True)
             return
         self._mark_done(path.name)
+        with self._lock:
+            refused = self.stats.refused_since_delivery
         try:
             self._on_frame(frame)
         except FrameRejected as rejection:  # aged out while the consumer worked on it
@@ -218,7 +224,7 @@ class FrameFeed:
             _log.exception('publishing %s failed; continuing with the next frame',
                            frame.name)
             return
-        self._delivered(frame.name)
+        self._delivered(frame.name, refused)
 
     def _mark_done(self, name: str) -> None:
         with self._lock:

@@ -159,6 +159,28 @@ def test_refusals_are_counted_logged_once_per_episode_and_warned_about(volume, c
         feed.stop()
 
 
+def test_a_refusal_while_a_frame_is_published_is_not_forgotten(volume):
+    # The scan thread refuses files while the delivery thread publishes: a refusal that
+    # lands during the publication is after that frame, and must stay counted.
+    feed = None
+
+    def publish(frame):
+        (volume.live / 'holiday.jpg').write_bytes(encode(test_image(seed=3)))
+        wait_for(lambda: feed.stats.rejected['foreign_name'] == 1, timeout_s=5,
+                 what='the foreign file refused during the publication')
+
+    feed = FrameFeed(volume, on_frame=publish, max_age_s=30, watch_mode='poll',
+                     poll_interval_s=0.02)
+    feed.start()
+    try:
+        write_frame(volume)
+        wait_for(lambda: feed.stats.delivered == 1, timeout_s=5, what='the frame delivered')
+        assert feed.stats.refused_since_delivery == 1
+        assert 'holiday.jpg' in feed.stats.last_refused
+    finally:
+        feed.stop()
+
+
 def test_consumer_exception_does_not_stop_the_feed(volume):
     calls = []
 
