@@ -171,7 +171,8 @@ class VehicleDetector(ManagedNode):
         self._analyzer = VehicleAnalyzer(
             detector, region=p['road_region'], counting_line=line,
             base_threshold=p['confidence_threshold'],
-            tracker=Tracker(counting_line=line, max_missed=p['max_missed']))
+            tracker=Tracker(counting_line=line, max_missed=p['max_missed']),
+            adaptive=p['adaptive_threshold'])
         # Reliable: a consumer counting vehicles must not lose a frame's result to the
         # network; volatile: old results mean nothing to a late joiner.
         self._detections_pub = self.add_publisher(
@@ -244,7 +245,7 @@ class VehicleDetector(ManagedNode):
         if received is None:
             return
         image, capture_time = received
-        analyzer.sky_condition = self._sky_condition if p['adaptive_threshold'] else None
+        analyzer.sky_condition = self._sky_condition
         analysis = analyzer.analyze(image, t=capture_time,
                                     metadata=self._frame_metadata(capture_time))
         self.frames_analysed += 1

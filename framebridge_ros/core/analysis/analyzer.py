@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 from framebridge_ros.core.analysis.detector import Detection, Detector
+from framebridge_ros.core.analysis.heading import lamp_heading
 from framebridge_ros.core.analysis.region import Polygon
 from framebridge_ros.core.analysis.tracking import appearance, LineCrossing, Tracker
 from framebridge_ros.core.health import Health, Level
@@ -38,6 +39,7 @@ import numpy as np
 __all__ = [
     'AnalyzerStats',
     'FrameAnalysis',
+    'LAMPS_LIT',
     'THRESHOLD_OFFSETS',
     'VehicleAnalyzer',
     'adaptive_threshold',
@@ -55,6 +57,10 @@ THRESHOLD_OFFSETS = {
     'night': -0.15,
 }
 THRESHOLD_LIMITS = (0.1, 0.9)
+# Vehicles drive with lamps lit at dusk and night: only then do their lamps say which way
+# a lane heads (:mod:`.heading`). By day an end's brightest part is its paint or glass,
+# and a lane learned a heading from its vehicles' shape (tuning seed 1013).
+LAMPS_LIT = ('dawn_dusk', 'night')
 
 
 def adaptive_threshold(base: float, condition: Optional[str], *,
@@ -104,12 +110,13 @@ class VehicleAnalyzer:
 
     def __init__(self, detector: Detector, *, region: Polygon,
                  counting_line: Sequence[float], base_threshold: float = 0.5,
-                 tracker: Optional[Tracker] = None) -> None:
+                 tracker: Optional[Tracker] = None, adaptive: bool = True) -> None:
         self.detector = detector
         self.region = region
         self.base_threshold = float(base_threshold)
         self.tracker = tracker or Tracker(counting_line=counting_line)
         self.sky_condition: Optional[str] = None
+        self.adaptive = bool(adaptive)  # the sky moves the threshold
         self.stats = AnalyzerStats()
         self._region_px: Optional[np.ndarray] = None
         self._region_size: Optional[Tuple[int, int]] = None
@@ -117,7 +124,8 @@ class VehicleAnalyzer:
     @property
     def threshold(self) -> float:
         """Return the confidence threshold in force for the current sky condition."""
-        return adaptive_threshold(self.base_threshold, self.sky_condition)
+        return adaptive_threshold(self.base_threshold,
+                                  self.sky_condition if self.adaptive else None)
 
     def _in_region(self, point: Tuple[float, float], size: Tuple[int, int]) -> bool:
         if self._region_size != size:
@@ -136,7 +144,9 @@ class VehicleAnalyzer:
         kept = [d for d in found if d.score >= threshold and self._in_region(d.ground, (w, h))]
         ids, crossings = self.tracker.update(
             [d.box for d in kept], t=t, frame_size=(w, h),
-            features=[appearance(image, d.box) for d in kept])
+            features=[appearance(image, d.box) for d in kept],
+            headings=([lamp_heading(image, d.box) for d in kept]
+                      if self.sky_condition in LAMPS_LIT else None))
         elapsed = 1000.0 * (time.perf_counter() - start)
         status = self.detector.status
         s = self.stats
@@ -181,6 +191,7 @@ def detector_health(stats: AnalyzerStats, *, now: float, max_age_s: float,
         'processing_median_ms': '-' if median is None else round(median, 2),
         'lanes': len(stats.lanes),
         'lanes_without_flow': len(stuck),
+        'lanes_heading_by_lamps': sum(lane.get('heading') is not None for lane in stats.lanes),
     }
     if last is None:
         return Health(Level.STALE, 'no frame analysed yet', values)

@@ -38,6 +38,12 @@ __all__ = ['LaneMap']
 
 _SPREAD = 0.1  # a ground point's spread, as a share of its box's height
 _MIN_SHARE = 3.0  # a lane needs the density of this many detections on one line
+# A lane's heading by its lamps (:mod:`.heading`) needs this many boxes, their mean
+# this far from zero and that many standard errors: by day, with no lamps lit, the cue
+# is noise around zero; at dusk and night a lane's mean is 0.2 to 0.45.
+_MIN_HEADINGS = 12
+_HEADING_MARGIN = 0.1
+_HEADING_ERRORS = 4.0
 
 
 class LaneMap:
@@ -46,12 +52,33 @@ class LaneMap:
     def __init__(self, *, memory_s: float) -> None:
         self._memory_s = float(memory_s)
         self._points = np.zeros((0, 3))
+        self._headings = np.zeros((0, 4))  # (u, height, lamp cue along s, t)
         self._lines: Optional[List[Tuple[float, float, float]]] = None
 
     def clear(self) -> None:
-        """Forget every point."""
+        """Forget every point and heading."""
         self._points = np.zeros((0, 3))
+        self._headings = np.zeros((0, 4))
         self._lines = None
+
+    def add_headings(self, cues: Sequence[Tuple[float, float, float]], t: float) -> None:
+        """Add one frame's (u, height, lamp cue along s) rows at time t."""
+        new = np.array([(u, h, c, t) for u, h, c in cues], np.float64).reshape(-1, 4)
+        rows = np.vstack([self._headings, new])
+        self._headings = rows[rows[:, 3] >= t - self._memory_s]
+
+    def heading(self, u: float, height: float) -> Optional[int]:
+        """Return which way (+1, -1 along s) the lane at u heads by its lamps, else None."""
+        rows = self._headings
+        cues = rows[np.abs(rows[:, 0] - u) <= LANE_TOLERANCE * np.maximum(height, rows[:, 1]),
+                    2]
+        if len(cues) < _MIN_HEADINGS:
+            return None
+        mean = float(cues.mean())
+        error = float(cues.std()) / np.sqrt(len(cues))
+        if abs(mean) < max(_HEADING_MARGIN, _HEADING_ERRORS * error):
+            return None
+        return 1 if mean > 0.0 else -1
 
     def add(self, lanes: Sequence[Tuple[float, float]], t: float) -> None:
         """Add one frame's (u, height) pairs at time t; forget points past the memory."""

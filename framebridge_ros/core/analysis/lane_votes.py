@@ -100,12 +100,14 @@ class LaneVotes:
         self._votes = votes[votes[:, 5] >= t - self._memory_s]
         self._flows = {}
 
-    def _binned(self, u: float, h: float, moving: bool):
+    def _binned(self, u: float, h: float, moving: bool, forward: Optional[Point]):
         """Return a lane's votes, their bin keys, the bins and the bins' weights."""
         votes = self._votes
         near = votes[np.abs(votes[:, 0] - u) <= LANE_TOLERANCE * np.maximum(h, votes[:, 1])]
         if moving:  # votes of standing traffic left out
             near = near[np.hypot(near[:, 2], near[:, 3]) >= self._min_speed_frac * self._width]
+        if forward is not None:  # the lane's heading is known: backward pairs are aliases
+            near = near[near[:, 2] * forward[0] + near[:, 3] * forward[1] > 0.0]
         keys = np.round(near[:, 2] / max(1.0, 0.25 * h)).astype(np.int64)
         bins, index = np.unique(keys, return_inverse=True)
         weights = np.bincount(index, weights=near[:, 4]) if len(near) else np.zeros(0)
@@ -116,7 +118,8 @@ class LaneVotes:
         vx, vy = (float(v) for v in np.sort(members[:, 2:4], axis=0)[len(members) // 2])
         return (vx, vy)
 
-    def flow(self, u: float, h: float, *, moving: bool = False) -> Optional[Point]:
+    def flow(self, u: float, h: float, *, moving: bool = False,
+             forward: Optional[Point] = None) -> Optional[Point]:
         """
         Return a lane's flow when one displacement dominates its votes, else None.
 
@@ -127,15 +130,17 @@ class LaneVotes:
         neighbours) needs ``_MIN_VOTES`` votes, ``_MIN_SHARE`` of the band's votes, and
         twice the weight of any bin not next to it. Standing traffic teaches no flow;
         with ``moving`` its votes are left out: the lane's flow when it moves, whatever
-        it does now (a queue).
+        it does now (a queue). With ``forward`` (the way the lane heads, a vector in
+        the image) only the votes that go that way count.
         """
-        key = (u, h, moving)
+        key = (u, h, moving, forward)
         if key not in self._flows:
-            self._flows[key] = self._flow(u, h, moving)
+            self._flows[key] = self._flow(u, h, moving, forward)
         return self._flows[key]
 
-    def _flow(self, u: float, h: float, moving: bool) -> Optional[Point]:
-        near, keys, bins, weights = self._binned(u, h, moving)
+    def _flow(self, u: float, h: float, moving: bool,
+              forward: Optional[Point]) -> Optional[Point]:
+        near, keys, bins, weights = self._binned(u, h, moving, forward)
         if len(near) < _MIN_VOTES:
             return None
         top = int(np.argmax(weights))
@@ -152,9 +157,10 @@ class LaneVotes:
             return None
         return (vx, vy)
 
-    def peaks(self, u: float, h: float, count: int = 3) -> List[Point]:
+    def peaks(self, u: float, h: float, count: int = 3,
+              forward: Optional[Point] = None) -> List[Point]:
         """Return the flows of the strongest few bins of a lane's moving votes."""
-        near, keys, bins, weights = self._binned(u, h, True)
+        near, keys, bins, weights = self._binned(u, h, True, forward)
         out: List[Point] = []
         taken: List[int] = []
         for top in np.argsort(-weights, kind='stable'):

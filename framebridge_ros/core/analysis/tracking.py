@@ -80,10 +80,9 @@ line's orientation: for a line that is more vertical than horizontal,
 ``left_to_right`` / ``right_to_left``, else ``top_to_bottom`` / ``bottom_to_top``.
 """
 
-from dataclasses import dataclass
 import itertools
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 from framebridge_ros.core.analysis.geometry import appearance, box_iou, parse_line, \
@@ -92,6 +91,7 @@ from framebridge_ros.core.analysis.lane_map import LaneMap
 from framebridge_ros.core.analysis.lane_order import Expected, LANE_TOLERANCE, LaneFrame, \
     match_lane, same_lane, Seen
 from framebridge_ros.core.analysis.lane_votes import LaneVotes
+from framebridge_ros.core.analysis.track import Flow, LineCrossing, Track
 import numpy as np
 
 __all__ = ['LineCrossing', 'Track', 'Tracker', 'appearance', 'box_iou', 'parse_line']
@@ -100,51 +100,6 @@ Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
 _MAX_COAST = 4  # frames an uncounted track heading for the line may coast, hidden
 _LEAD = 0.5  # assignment cost (under half a missed vehicle) a new lane flow must win by
 Point = Tuple[float, float]
-
-
-@dataclass(frozen=True)
-class LineCrossing:
-    """One counted crossing: which track, which way, at what time."""
-
-    track_id: int
-    direction: str
-    t: float
-
-
-@dataclass
-class Track:
-    """A vehicle followed over frames; boxes are in pixels of the frames given."""
-
-    track_id: int
-    box: Box
-    first_t: float
-    last_t: float
-    velocity: Optional[Point] = None  # px/s of the box centre, None until seen twice
-    feature: Optional[np.ndarray] = None  # appearance (a normalised histogram), if given
-    hits: int = 1
-    misses: int = 0
-    counted: Optional[str] = None
-
-    @property
-    def centre(self) -> Point:
-        x, y, w, h = self.box
-        return (x + w / 2.0, y + h / 2.0)
-
-    @property
-    def ground(self) -> Point:
-        x, y, w, h = self.box
-        return (x + w / 2.0, y + h)
-
-
-@dataclass
-class _Flow:
-    """Velocity of a confirmed track in one lane, remembered as a lane prior."""
-
-    u: float  # the lane: its ground point along the counting line (LaneFrame.lane)
-    h: float
-    vx: float
-    vy: float
-    t: float
 
 
 class Tracker:
@@ -181,7 +136,7 @@ class Tracker:
         self._frame: Optional[LaneFrame] = None
         self._ids = itertools.count(1)
         self._tracks: List[Track] = []
-        self._flows: List[_Flow] = []
+        self._flows: List[Flow] = []
         self._flow_rows: Optional[np.ndarray] = None  # the flows as an array, for _prior
         self.counts: Dict[str, int] = dict.fromkeys(self.directions, 0)
         self._last_t: Optional[float] = None
@@ -215,28 +170,48 @@ class Tracker:
         near = rows[(np.abs(rows[:, 0] - u) <= LANE_TOLERANCE * np.maximum(h, rows[:, 1]))
                     & (t - rows[:, 4] <= self._flow_memory_s)]
         if not len(near):
-            return self._votes.flow(u, h)
+            return self._lane_flow(u, h)
         vx, vy = (float(v) for v in np.sort(near[:, 2:4], axis=0)[len(near) // 2])
-        return (vx, vy)
+        return None if self._against(u, h, (vx, vy)) else (vx, vy)
+
+    def _forward(self, u: float, h: float) -> Optional[Point]:
+        """Return the way the lane at u heads by its lamps (an image vector), else None."""
+        way = self._lane_map.heading(u, h)
+        if way is None or self._frame is None:
+            return None
+        return (way * self._frame.normal[0], way * self._frame.normal[1])
+
+    def _against(self, u: float, h: float, step: Point) -> bool:
+        """Return True when a step goes against the way the lane's lamps say it heads."""
+        forward = self._forward(u, h)
+        return forward is not None and step[0] * forward[0] + step[1] * forward[1] < 0.0
+
+    def _lane_flow(self, u: float, h: float, *, moving: bool = False) -> Optional[Point]:
+        """Return the lane's voted flow (:meth:`.LaneVotes.flow`), the way it heads."""
+        return self._votes.flow(u, h, moving=moving, forward=self._forward(u, h))
 
     def lanes(self, *, min_detections: int = 20) -> List[Dict[str, float]]:
         """
-        Return the lanes seen lately: their row, detections, and whether a flow is known.
+        Return the lanes seen lately: row, detections, flow, and heading by the lamps.
 
         A lane is a line where the ground points of detections keep coming
         (:class:`.lane_map.LaneMap`); ``row`` is that line's place along the counting
         line (the ground row for a vertical line). Only lanes with ``min_detections``
         near them in the flow memory count. A lane that carries traffic but never
         learns a flow has its crossings left uncounted: the node reports it on
-        /diagnostics.
+        /diagnostics. ``heading`` is the direction name the lane's lamps point (dusk
+        and night), else None.
         """
-        out: List[Dict[str, float]] = []
+        out: List[Dict[str, Any]] = []
         for u, h, detections in self._lane_map.lines():
             if detections >= min_detections:
                 flow = self._prior(u, h, self._last_t or 0.0)
+                way = self._lane_map.heading(u, h)
                 out.append({'row': round(u, 1), 'detections': int(detections),
                             'flow_px_per_s': None if flow is None
-                            else round(math.hypot(*flow), 1)})
+                            else round(math.hypot(*flow), 1),
+                            'heading': None if way is None
+                            else self.directions[0 if way > 0 else 1]})
         return out
 
     def _gate_and_prediction(self, track: Track, t: float,
@@ -247,7 +222,7 @@ class Tracker:
         velocity, spread = track.velocity, 0.5
         lane = self._frame.lane(track.box)
         if velocity is not None:  # an alias step loses to the lane's voted flow
-            flow = self._votes.flow(*lane)
+            flow = self._lane_flow(*lane)
             if flow is not None and math.hypot(velocity[0] - flow[0], velocity[1] - flow[1]) \
                     > 0.5 * math.hypot(*flow):
                 velocity, spread = flow, 1.0
@@ -290,6 +265,7 @@ class Tracker:
     def update(self, boxes: Sequence[Sequence[float]], *, t: float,
                frame_size: Tuple[int, int],
                features: Optional[Sequence[Optional[np.ndarray]]] = None,
+               headings: Optional[Sequence[Optional[float]]] = None,
                ) -> Tuple[List[Optional[int]], List[LineCrossing]]:
         """
         Take the detections of the frame at time t (seconds); return their track ids.
@@ -297,8 +273,10 @@ class Tracker:
         Returns (ids, crossings): ids[i] is the track id of boxes[i], and crossings
         the lines crossed since the previous frame. frame_size is (width, height) in
         pixels and scales the counting line. features[i], if given, is an appearance
-        descriptor of boxes[i] (float32 histogram, see :func:`appearance`). A time that
-        goes backwards resets the tracker (a replayed or restarted stream).
+        descriptor of boxes[i] (float32 histogram, see :func:`appearance`), and
+        headings[i] its lamp cue (:func:`.heading.lamp_heading`), which teaches each
+        lane which way it heads. A time that goes backwards resets the tracker (a
+        replayed or restarted stream).
         """
         if self._last_t is not None and t < self._last_t:
             self.reset()
@@ -312,6 +290,11 @@ class Tracker:
         line_a, line_b = (a[0] * width, a[1] * height), (b[0] * width, b[1] * height)
         used_tracks, crossings = set(), []
         self._frame = LaneFrame(line_a, line_b, (width, height), self._vertical)
+        if headings is not None and abs(self._frame.normal[0]) >= 0.7:  # lanes across
+            self._lane_map.add_headings(
+                [self._frame.lane(b) + (cue * self._frame.normal[0],)
+                 for b, cue in zip(boxes, headings)
+                 if cue is not None and self._frame.whole(b)], t)
         lane_pairs, lane_tracks, lane_boxes = self._match_lanes(boxes, features, t, self._frame)
 
         def accept(i: int, track: Track) -> None:
@@ -426,13 +409,14 @@ class Tracker:
             # The lane's known flow starts ahead: a lane does not change its flow from one
             # frame to the next.
             prior = self._prior(u, h, t)
-            voted = self._votes.flow(u, h, moving=True)
+            voted = self._lane_flow(u, h, moving=True)
             tried: List[Tuple[float, float, list]] = []  # (cost, flow along s, pairs)
             # Votes first where they are clear: a flow taught by tracks may hold an alias.
             if voted and prior and voted[0] * prior[0] + voted[1] * prior[1] <= 0.0:
                 prior = None  # learned against the votes: from aliased tracks
+            forward = self._forward(u, h)
             leads = [(voted, _LEAD), (prior, 0.0)] if voted else [(prior, _LEAD)] + [
-                (peak, 0.0) for peak in self._votes.peaks(u, h)]
+                (peak, 0.0) for peak in self._votes.peaks(u, h, forward=forward)]
             for flow, lead in leads:
                 flow_s = None if flow is None else (
                     flow[0] * frame.normal[0] + flow[1] * frame.normal[1])
@@ -506,7 +490,7 @@ class Tracker:
         if track.counted is not None or track.velocity is None or track.hits < 2 \
                 or track.misses > _MAX_COAST:
             return False
-        flow = self._votes.flow(*self._frame.lane(track.box)) or track.velocity
+        flow = self._lane_flow(*self._frame.lane(track.box)) or track.velocity
         now = side(track.ground, line_a, line_b)
         then = side((track.ground[0] + flow[0], track.ground[1] + flow[1]), line_a, line_b)
         return now * then <= 0.0 or abs(then) < abs(now)
@@ -532,7 +516,7 @@ class Tracker:
                 continue
             dt = max(1e-3, t - track.last_t)
             lane = self._frame.lane(track.box)
-            flow = self._votes.flow(*lane) or track.velocity
+            flow = self._lane_flow(*lane) or track.velocity
             for i, box in enumerate(boxes):
                 if ids[i] is not None:
                     continue
@@ -577,10 +561,15 @@ class Tracker:
         speed = math.hypot(*track.velocity)
         if track.hits >= 3 and speed >= self._min_flow_speed_frac * self._width:
             u, h = self._frame.lane(box)
-            self._flows.append(_Flow(u=u, h=h, vx=track.velocity[0],
-                                     vy=track.velocity[1], t=t))
+            self._flows.append(Flow(u=u, h=h, vx=track.velocity[0],
+                                    vy=track.velocity[1], t=t))
         after = track.ground
         if track.counted is not None or not segments_cross(before, after, line_a, line_b):
+            return None
+        # Backwards across the line a track has only jumped to the vehicle behind (an
+        # alias): no count, now or later, for the vehicle it follows has its own track.
+        if self._against(*self._frame.lane(box), (after[0] - before[0], after[1] - before[1])):
+            track.counted = 'against'
             return None
         if self._vertical:
             direction = self.directions[0] if after[0] > before[0] else self.directions[1]

@@ -61,3 +61,25 @@ def test_old_points_are_forgotten():
     lanes.add([(200.0, 40.0)] * 10, 0.0)
     lanes.add([(500.0, 40.0)] * 10, 20.0)
     assert [round(u) for u, _, _ in lanes.lines()] == [500]
+
+
+def test_a_lane_heads_the_way_most_of_its_lamps_say_and_only_when_they_agree():
+    rng = np.random.default_rng(4)
+    lanes = LaneMap(memory_s=120.0)
+    for t in range(8):
+        # Far lane: fronts mostly at high s, a few boxes wrong or unclear (a halo, a beam).
+        far = [(383.0, 45.0, float(rng.choice([0.5, 0.4, 0.3, 0.0, -0.1]))) for _ in range(4)]
+        # Near lane: boxes of no lamps (by day): noise around zero.
+        near = [(443.0, 60.0, float(rng.normal(0.0, 0.2))) for _ in range(3)]
+        lanes.add_headings(far + near, float(t))
+    assert lanes.heading(383.0, 45.0) == 1
+    assert lanes.heading(443.0, 60.0) is None
+    assert lanes.heading(600.0, 60.0) is None  # no lane there
+    # Too few boxes say nothing, however clear.
+    few = LaneMap(memory_s=120.0)
+    few.add_headings([(383.0, 45.0, -0.5)] * 5, 0.0)
+    assert few.heading(383.0, 45.0) is None
+    few.add_headings([(383.0, 45.0, -0.5)] * 10, 1.0)
+    assert few.heading(383.0, 45.0) == -1
+    few.clear()
+    assert few.heading(383.0, 45.0) is None

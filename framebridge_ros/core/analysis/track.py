@@ -1,0 +1,70 @@
+# Copyright 2026 The framebridge_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The records a tracker keeps: a vehicle followed, a crossing counted, a lane's flow."""
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+__all__ = ['Flow', 'LineCrossing', 'Track']
+
+Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
+Point = Tuple[float, float]
+
+
+@dataclass(frozen=True)
+class LineCrossing:
+    """One counted crossing: which track, which way, at what time."""
+
+    track_id: int
+    direction: str
+    t: float
+
+
+@dataclass
+class Track:
+    """A vehicle followed over frames; boxes are in pixels of the frames given."""
+
+    track_id: int
+    box: Box
+    first_t: float
+    last_t: float
+    velocity: Optional[Point] = None  # px/s of the box centre, None until seen twice
+    feature: Optional[np.ndarray] = None  # appearance (a normalised histogram), if given
+    hits: int = 1
+    misses: int = 0
+    counted: Optional[str] = None
+
+    @property
+    def centre(self) -> Point:
+        x, y, w, h = self.box
+        return (x + w / 2.0, y + h / 2.0)
+
+    @property
+    def ground(self) -> Point:
+        x, y, w, h = self.box
+        return (x + w / 2.0, y + h)
+
+
+@dataclass
+class Flow:
+    """Velocity of a confirmed track in one lane, remembered as a lane prior."""
+
+    u: float  # the lane: its ground point along the counting line (LaneFrame.lane)
+    h: float
+    vx: float
+    vy: float
+    t: float
