@@ -35,7 +35,8 @@ import framebridge_ros
 from framebridge_ros import middleware_defaults as defaults
 from framebridge_ros.core.volume.layout import VolumeLayout
 from framebridge_ros.ros_glue import frame_qos
-from framebridge_testing import Collector, encode, Spinner, test_image, wait_for, write_frame
+from framebridge_testing import call_service, Collector, encode, Spinner, test_image, wait_for, \
+    write_frame
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import pytest
@@ -246,15 +247,7 @@ def client(rclpy_context):
 
 
 def _call(node, service_type, name, request, timeout_s=20.0):
-    proxy = node.create_client(service_type, name)
-    try:
-        if not proxy.wait_for_service(timeout_sec=timeout_s):
-            return None
-        future = proxy.call_async(request)
-        wait_for(future.done, timeout_s=timeout_s, what=f'an answer of {name}')
-        return future.result()
-    finally:
-        node.destroy_client(proxy)
+    return call_service(node, service_type, name, request, timeout_s=timeout_s)
 
 
 def _wait_up(client, process, node_name):
