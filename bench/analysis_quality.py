@@ -80,8 +80,9 @@ from typing import Dict, List, Optional, Tuple
 
 from bench.node_path import AnalysisGraph, init_context
 import cv2
-from framebridge_ros.core.analysis.analyzer import VehicleAnalyzer
+from framebridge_ros.core.analysis.analyzer import LAMPS_LIT, VehicleAnalyzer
 from framebridge_ros.core.analysis.dnn_detector import DnnConfig, DnnDetector
+from framebridge_ros.core.analysis.heading import lamp_heading
 from framebridge_ros.core.analysis.motion_detector import MotionDetector
 from framebridge_ros.core.analysis.region import parse_region
 from framebridge_ros.core.analysis.sky import SkyClassifier
@@ -194,7 +195,8 @@ def counting_bound(*, name: str, clips: int, frames: int, regimes=REGIMES) -> Di
 
     The bound the counting can reach with these clips: what is left is the tracker's
     (association at 1 fps, lane flows), not the detector's. Boxes at least 30 % visible
-    are given, with their appearance descriptors, as the analyser gives them.
+    are given, with their appearance descriptors and, at dusk and night, their lamp
+    headings, as the analyser gives them.
     """
     out = {}
     for light, traffic in regimes:
@@ -208,8 +210,11 @@ def counting_bound(*, name: str, clips: int, frames: int, regimes=REGIMES) -> Di
             for i in range(frames):
                 image, truth, _ = scene.next_frame()
                 boxes = [v['box'] for v in truth['vehicles'] if v['visible'] >= 0.3]
+                lit = truth['sky']['condition'] in LAMPS_LIT
                 tracker.update(boxes, t=float(i), frame_size=(width, height),
-                               features=[appearance(image, b) for b in boxes])
+                               features=[appearance(image, b) for b in boxes],
+                               headings=[lamp_heading(image, b) for b in boxes]
+                               if lit else None)
                 if i == WARMUP:
                     start_truth, start_found = dict(truth['crossings']), dict(tracker.counts)
             for direction, count in truth['crossings'].items():
