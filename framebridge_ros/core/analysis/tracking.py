@@ -62,7 +62,10 @@ assignment instead (:mod:`.lane_order`: vehicles in a lane keep their order, so 
 miss costs one skip), under the flow whose assignment is cheapest: the known one, or,
 when that does not explain the frame, another peak of the votes (an alias of dense
 traffic brings vehicles in at the downstream edge and changes their sizes). Greedy
-matching takes the lanes with no flow. A track that loses its vehicle just before the
+matching takes the lanes with no flow. At dusk and night, when given lamp headings
+(:mod:`.heading`), each lane learns which way it heads from its vehicles' lamps, which
+do not alias as motion does: votes, flows and crossings against it are left out. A
+track that loses its vehicle just before the
 line is linked, in a second pass, to a new detection just past it in its lane
 (:meth:`Tracker._stitch_across_line`).
 A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
