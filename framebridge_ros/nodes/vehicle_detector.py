@@ -21,7 +21,9 @@ Subscribes:
     camera/metadata       std_msgs/String, the frames' metadata JSON, latched, matched
                           to each frame by capture time: the camera's Lux for every
                           back-end, the boxes computed on the sensor for imx500
-    sky/condition         std_msgs/String, latched: the sky label moves the threshold
+    sky/condition         std_msgs/String, latched: the sky label moves the threshold,
+                          and at dusk and night lets each lane learn its heading from
+                          its vehicles' lamps (docs/ANALYSIS.md, "Session 7")
 
 Publishes:
 
