@@ -30,6 +30,7 @@ cue stays near zero (docs/ANALYSIS.md, "Session 7").
 
 from typing import Optional, Sequence
 
+import cv2
 import numpy as np
 
 __all__ = ['lamp_heading']
@@ -54,6 +55,18 @@ def lamp_heading(image: np.ndarray, box: Sequence[float]) -> Optional[float]:
     end = int((x1 - x0) * _END)
     if end < 2 or y1 - y0 < 2:
         return None
-    left = float(np.percentile(image[y0:y1, x0:x0 + end].min(axis=2), _TOP))
-    right = float(np.percentile(image[y0:y1, x1 - end:x1].min(axis=2), _TOP))
+    left = _top_whiteness(image[y0:y1, x0:x0 + end])
+    right = _top_whiteness(image[y0:y1, x1 - end:x1])
     return (right - left) / (right + left + 1.0)
+
+
+def _top_whiteness(patch: np.ndarray) -> float:
+    """Return the _TOP percentile of a patch's smallest channel (as np.percentile)."""
+    # cv2.min and a partial sort: numpy's min over the channel axis and np.percentile
+    # took 1 ms a box, five times the colour histogram, for every box of every frame.
+    white = cv2.min(cv2.min(patch[:, :, 0], patch[:, :, 1]), patch[:, :, 2]).ravel()
+    rank = _TOP / 100.0 * (white.size - 1)
+    lo = int(rank)
+    hi = min(lo + 1, white.size - 1)
+    ordered = np.partition(white, (lo, hi))
+    return float(ordered[lo]) + (float(ordered[hi]) - float(ordered[lo])) * (rank - lo)
