@@ -115,6 +115,10 @@ DETECTOR_PARAMS = (
               'names, or dnn_labels names.'),
     ParamSpec('confidence_threshold', 0.5, 'Base score threshold; the sky moves it.',
               min_value=0.0, max_value=1.0),
+    ParamSpec('low_confidence_threshold', 0.2, 'A detection scoring this or more, but under '
+              'the threshold, may continue a track whose predicted box it overlaps, never '
+              'start one (ByteTrack); at or above the threshold: off.',
+              min_value=0.0, max_value=1.0),
     ParamSpec('nms_threshold', 0.4, 'dnn: IoU of non-maximum suppression.',
               min_value=0.0, max_value=1.0),
     ParamSpec('adaptive_threshold', True, 'Move the threshold with sky/condition.'),
@@ -174,7 +178,7 @@ class VehicleDetector(ManagedNode):
             detector, region=p['road_region'], counting_line=line,
             base_threshold=p['confidence_threshold'],
             tracker=Tracker(counting_line=line, max_missed=p['max_missed']),
-            adaptive=p['adaptive_threshold'])
+            adaptive=p['adaptive_threshold'], low_threshold=p['low_confidence_threshold'])
         # Reliable: a consumer counting vehicles must not lose a frame's result to the
         # network; volatile: old results mean nothing to a late joiner.
         self._detections_pub = self.add_publisher(

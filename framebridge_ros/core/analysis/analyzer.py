@@ -18,7 +18,10 @@ The per-frame vehicle analysis around a detector: threshold, road region, tracki
 :class:`VehicleAnalyzer` runs a detector (:mod:`framebridge_ros.core.analysis.factory`),
 keeps detections whose score passes the weather-adaptive threshold
 (:func:`adaptive_threshold`) and whose ground point lies in the road region, tracks
-them (:mod:`framebridge_ros.core.analysis.tracking`) and counts line crossings.
+them (:mod:`framebridge_ros.core.analysis.tracking`) and counts line crossings. A
+detection under the threshold but at least ``low_threshold`` may continue a track whose
+predicted box it overlaps (a vehicle half hidden behind a nearer one scores low), never
+start one; once a track takes it, it is a detection like the others.
 :meth:`VehicleAnalyzer.analyze` returns plain data that
 :mod:`framebridge_ros.core.analysis.detections_schema` turns into the
 ``vehicles/detections`` JSON.
@@ -110,10 +113,14 @@ class VehicleAnalyzer:
 
     def __init__(self, detector: Detector, *, region: Polygon,
                  counting_line: Sequence[float], base_threshold: float = 0.5,
-                 tracker: Optional[Tracker] = None, adaptive: bool = True) -> None:
+                 tracker: Optional[Tracker] = None, adaptive: bool = True,
+                 low_threshold: float = 0.2) -> None:
         self.detector = detector
         self.region = region
         self.base_threshold = float(base_threshold)
+        # Under the threshold but at least this: a box that may continue a track, not
+        # start one (ByteTrack): half-hidden vehicles score low where their track is.
+        self.low_threshold = float(low_threshold)
         self.tracker = tracker or Tracker(counting_line=counting_line)
         self.sky_condition: Optional[str] = None
         self.adaptive = bool(adaptive)  # the sky moves the threshold
@@ -141,12 +148,20 @@ class VehicleAnalyzer:
         h, w = image.shape[:2]
         threshold = self.threshold
         found = self.detector.detect(image, metadata=metadata)
-        kept = [d for d in found if d.score >= threshold and self._in_region(d.ground, (w, h))]
-        ids, crossings = self.tracker.update(
-            [d.box for d in kept], t=t, frame_size=(w, h),
-            features=[appearance(image, d.box) for d in kept],
-            headings=([lamp_heading(image, d.box) for d in kept]
-                      if self.sky_condition in LAMPS_LIT else None))
+        on_road = [d for d in found if d.score >= min(threshold, self.low_threshold)
+                   and self._in_region(d.ground, (w, h))]
+        confident = [d.score >= threshold for d in on_road]
+        lit = self.sky_condition in LAMPS_LIT
+        every_id, crossings = self.tracker.update(
+            [d.box for d in on_road], t=t, frame_size=(w, h),
+            features=[appearance(image, d.box) for d in on_road],
+            headings=([lamp_heading(image, d.box) if sure else None
+                       for d, sure in zip(on_road, confident)] if lit else None),
+            confident=confident)
+        # A weak box is a detection once a track took it.
+        taken = [k for k, sure in enumerate(confident) if sure or every_id[k] is not None]
+        kept = [on_road[k] for k in taken]
+        ids = [every_id[k] for k in taken]
         elapsed = 1000.0 * (time.perf_counter() - start)
         status = self.detector.status
         s = self.stats

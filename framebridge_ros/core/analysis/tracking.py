@@ -67,7 +67,9 @@ matching takes the lanes with no flow. At dusk and night, when given lamp headin
 do not alias as motion does: votes, flows and crossings against it are left out. A
 track that loses its vehicle just before the
 line is linked, in a second pass, to a new detection just past it in its lane
-(:meth:`Tracker._stitch_across_line`).
+(:func:`.late_links.link_across_line`). A detection under the confidence threshold
+(``confident`` False) may continue a track whose predicted box it overlaps, but never
+starts one (:func:`.late_links.continue_with_weak`, ByteTrack's second association).
 A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
 detection does not split it. A track that still owes its crossing (seen at least twice,
 not counted, and heading for the line: a step of its lane's flow takes it across or
@@ -94,6 +96,7 @@ from framebridge_ros.core.analysis.lane_map import LaneMap
 from framebridge_ros.core.analysis.lane_order import Expected, LANE_TOLERANCE, LaneFrame, \
     match_lane, same_lane, Seen
 from framebridge_ros.core.analysis.lane_votes import LaneVotes
+from framebridge_ros.core.analysis.late_links import continue_with_weak, link_across_line
 from framebridge_ros.core.analysis.track import Flow, LineCrossing, Track
 import numpy as np
 
@@ -269,6 +272,7 @@ class Tracker:
                frame_size: Tuple[int, int],
                features: Optional[Sequence[Optional[np.ndarray]]] = None,
                headings: Optional[Sequence[Optional[float]]] = None,
+               confident: Optional[Sequence[bool]] = None,
                ) -> Tuple[List[Optional[int]], List[LineCrossing]]:
         """
         Take the detections of the frame at time t (seconds); return their track ids.
@@ -279,16 +283,28 @@ class Tracker:
         descriptor of boxes[i] (float32 histogram, see :func:`appearance`), and
         headings[i] its lamp cue (:func:`.heading.lamp_heading`), which teaches each
         lane which way it heads. A time that goes backwards resets the tracker (a
-        replayed or restarted stream).
+        replayed or restarted stream). confident[i] False marks a weak detection (under
+        the confidence threshold): it may continue a track whose predicted box it
+        overlaps (:func:`.late_links.continue_with_weak`), never start one, and teaches
+        the lanes nothing; its id is None when no track takes it.
         """
         if self._last_t is not None and t < self._last_t:
             self.reset()
         self._last_t = t
         width, height = frame_size
         self._width = width
-        boxes = [tuple(float(v) for v in b[:4]) for b in boxes]
+        every = [tuple(float(v) for v in b[:4]) for b in boxes]
+        every_feature = list(features) if features is not None else [None] * len(every)
+        strong = [i for i in range(len(every)) if confident is None or confident[i]]
+        weak = sorted(set(range(len(every))) - set(strong))
+        boxes = [every[i] for i in strong]
+        features = [every_feature[i] for i in strong]
+        if headings is not None:
+            headings = [headings[i] for i in strong]
+        weak_boxes = [every[i] for i in weak]
+        weak_features = [every_feature[i] for i in weak]
         ids: List[Optional[int]] = [None] * len(boxes)
-        features = list(features) if features is not None else [None] * len(boxes)
+        weak_ids: List[Optional[int]] = [None] * len(weak)
         a, b = self._line
         line_a, line_b = (a[0] * width, a[1] * height), (b[0] * width, b[1] * height)
         used_tracks, crossings = set(), []
@@ -337,9 +353,22 @@ class Tracker:
             if id(track) in used_tracks or ids[i] is not None:
                 continue
             accept(i, track)
-        for i, track in self._stitch_across_line(boxes, ids, used_tracks, t, line_a,
-                                                 line_b):
+        unmatched = [tr for tr in self._tracks if id(tr) not in used_tracks]
+        for i, track in link_across_line(
+                unmatched, boxes, [i for i in range(len(boxes)) if ids[i] is None], t=t,
+                line=(line_a, line_b), frame=self._frame, lane_flow=self._lane_flow,
+                max_height_ratio=self._max_height_ratio):
             accept(i, track)
+        for k, track in continue_with_weak(
+                [tr for tr in unmatched if id(tr) not in used_tracks], weak_boxes,
+                weak_features, predict=lambda tr: self._gate_and_prediction(
+                    tr, t, max(width, height)), cost=self._cost):
+            used_tracks.add(id(track))
+            weak_ids[k] = track.track_id
+            crossing = self._observe(track, weak_boxes[k], weak_features[k], t, line_a,
+                                     line_b)
+            if crossing is not None:
+                crossings.append(crossing)
         survivors = []
         for track in self._tracks:
             if id(track) not in used_tracks:
@@ -369,7 +398,10 @@ class Tracker:
         self._flow_rows = None
         self._votes.add(boxes, features, t, self._frame, width)
         self._lane_map.add([self._frame.lane(b) for b in boxes], t)
-        return ids, crossings
+        every_id: List[Optional[int]] = [None] * len(every)
+        for i, track_id in itertools.chain(zip(strong, ids), zip(weak, weak_ids)):
+            every_id[i] = track_id
+        return every_id, crossings
 
     def _match_lanes(self, boxes: Sequence[Box], features: Sequence[Optional[np.ndarray]],
                      t: float, frame: LaneFrame) -> Tuple[List[Tuple[int, Track]], set, set]:
@@ -510,52 +542,6 @@ class Tracker:
         now = side(track.ground, line_a, line_b)
         then = side((track.ground[0] + flow[0], track.ground[1] + flow[1]), line_a, line_b)
         return now * then <= 0.0 or abs(then) < abs(now)
-
-    def _stitch_across_line(self, boxes: Sequence[Box], ids: List[Optional[int]],
-                            used: set, t: float, line_a: Point,
-                            line_b: Point) -> List[Tuple[int, Track]]:
-        """
-        Pair a track left unmatched before the line with a new detection just past it.
-
-        A track that loses its vehicle at the line (a gate or the colour test refused
-        the match) would leave the crossing uncounted, and its vehicle would go on as a
-        new track already past the line. A second pass links the two when they lie in
-        one lane (same ground line, similar height), on both sides of the line, and the step
-        goes the way the lane flows, no longer than 1.5 x the lane's displacement (the
-        track's own where the votes know none). Colour is not asked.
-        """
-        pairs: List[Tuple[float, int, Track]] = []
-        for track in self._tracks:
-            # Only a track that has moved (seen twice) and knows which way its lane
-            # flows: a first step is the ambiguous case the first pass waits out.
-            if id(track) in used or track.counted is not None or track.velocity is None:
-                continue
-            dt = max(1e-3, t - track.last_t)
-            lane = self._frame.lane(track.box)
-            flow = self._lane_flow(*lane) or track.velocity
-            for i, box in enumerate(boxes):
-                if ids[i] is not None:
-                    continue
-                th, bh = track.box[3], box[3]
-                if max(th, bh) > self._max_height_ratio * max(1e-6, min(th, bh)):
-                    continue
-                if not same_lane(*lane, *self._frame.lane(box)):
-                    continue
-                ground = (box[0] + box[2] / 2.0, box[1] + bh)
-                if not segments_cross(track.ground, ground, line_a, line_b):
-                    continue
-                dx = ground[0] - track.ground[0]
-                if dx * flow[0] <= 0.0 or abs(dx) > 1.5 * abs(flow[0]) * dt + 0.5 * box[2]:
-                    continue
-                pairs.append((abs(dx - flow[0] * dt), i, track))
-        out, taken, linked = [], set(), set()
-        for _, i, track in sorted(pairs, key=lambda p: (p[0], p[1])):
-            if i in taken or id(track) in linked:
-                continue
-            taken.add(i)
-            linked.add(id(track))
-            out.append((i, track))
-        return out
 
     def _observe(self, track: Track, box: Box, feature: Optional[np.ndarray], t: float,
                  line_a: Point, line_b: Point) -> Optional[LineCrossing]:
