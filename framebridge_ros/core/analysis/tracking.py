@@ -94,7 +94,7 @@ from framebridge_ros.core.analysis.geometry import appearance, box_iou, parse_li
     segments_cross, side
 from framebridge_ros.core.analysis.lane_map import LaneMap
 from framebridge_ros.core.analysis.lane_order import Expected, LANE_TOLERANCE, LaneFrame, \
-    match_lane, same_lane, Seen
+    match_lane, Seen
 from framebridge_ros.core.analysis.lane_votes import LaneVotes
 from framebridge_ros.core.analysis.late_links import continue_with_weak, link_across_line
 from framebridge_ros.core.analysis.track import Flow, LineCrossing, Track
@@ -377,20 +377,10 @@ class Tracker:
                         track, line_a, line_b):
                     continue
             survivors.append(track)
-        counted_lost = [tr for tr in self._tracks
-                        if tr.counted is not None and id(tr) not in used_tracks]
         for i, box in enumerate(boxes):
             if ids[i] is None:
                 track = Track(track_id=next(self._ids), box=box, first_t=t, last_t=t,
                               feature=features[i])
-                # Where a counted track just lost its vehicle, this is that vehicle
-                # again (a jittered box), not one more to count; not a vehicle of
-                # another lane, nor one still before the line (it has yet to cross).
-                if any(box_iou(box, old.box) >= 0.3
-                       and same_lane(*self._frame.lane(box), *self._frame.lane(old.box))
-                       and self._past_its_crossing(old, box, line_a, line_b)
-                       for old in counted_lost):
-                    track.counted = 'again'
                 survivors.append(track)
                 ids[i] = track.track_id
         self._tracks = self._merge_duplicates(survivors, t)
@@ -519,19 +509,6 @@ class Tracker:
             elif track.counted is not None and twin.counted is None:
                 twin.counted = track.counted
         return sorted((k for k, _ in kept), key=lambda tr: tr.track_id)
-
-    def _past_its_crossing(self, counted: Track, box: Box, line_a: Point,
-                           line_b: Point) -> bool:
-        """Return True when box lies on the side of the line a counted track went to."""
-        here = side((box[0] + box[2] / 2.0, box[1] + box[3]), line_a, line_b)
-        if here * side(counted.ground, line_a, line_b) <= 0.0:
-            return False
-        if counted.counted not in self.directions:  # 'again' or 'against': no way known
-            return True
-        # A counted track seen back before the line had jumped to the vehicle behind
-        # (an alias); a newcomer there is that vehicle, which has yet to cross.
-        s = self._frame.position(box)[1] - self._frame.s_line
-        return s > 0.0 if counted.counted == self.directions[0] else s < 0.0
 
     def _owed(self, track: Track, line_a: Point, line_b: Point) -> bool:
         """Return True while a lost track still owes its crossing: coast it on."""

@@ -342,7 +342,8 @@ def test_a_vehicle_coming_in_where_another_left_is_counted():
 def test_a_vehicle_where_a_counted_track_fell_back_before_the_line_is_counted():
     # A counted track that jumped back before the line (at 1 fps, to the vehicle
     # behind) and was then lost says nothing about a newcomer standing there: that
-    # vehicle has yet to cross, and is counted when it does.
+    # vehicle has yet to cross, and is counted when it does (a newcomer was once taken
+    # for the counted vehicle seen again wherever it overlapped the lost box).
     tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
     for t, x in enumerate([470.0, 510.0, 550.0, 590.0, 555.0]):  # counted at t = 3
         tracker.update([(x, 300.0, 140.0, 30.0)], t=float(t), frame_size=(1280, 720))
