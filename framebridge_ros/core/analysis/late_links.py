@@ -41,7 +41,8 @@ Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
 Point = Tuple[float, float]
 # A weak box must overlap its track's predicted box this much (IoU): at 1 fps a vehicle
 # moves about its length, so only a track that predicts well may take one (on the
-# tuning seeds, 0.3 against no overlap asked: night dense 8.0 -> 6.9 %, the rest alike).
+# tuning seeds 1000-1031, 0.3 against no overlap asked: night dense 8.0 -> 6.9 %, the
+# rest alike).
 WEAK_MIN_IOU = 0.3
 
 
@@ -96,13 +97,15 @@ def continue_with_weak(tracks: Sequence[Track], boxes: Sequence[Box],
 
     ``predict(track)`` gives (predicted box, gate, guided) as the first pass has it,
     ``cost(track, predicted, gate, box, feature)`` that pass's cost (None: refused).
-    A track must have moved (seen twice) and be guided by a velocity, its own or its
-    lane's; the weak box must pass the first pass's gates and overlap the predicted box
-    by ``min_iou``. Returns (weak index, track) pairs, the cheapest first.
+    A track must have been seen in the last frame (as in ByteTrack, a lost track is
+    found again only by a confident box), have moved (seen twice) and be guided by a
+    velocity, its own or its lane's; the weak box must pass the first pass's gates and
+    overlap the predicted box by ``min_iou``. Returns (weak index, track) pairs, the
+    cheapest first.
     """
     pairs: List[Tuple[float, int, Track]] = []
     for track in tracks:
-        if track.hits < 2:
+        if track.hits < 2 or track.misses:
             continue
         predicted, gate, guided = predict(track)
         if not guided:
