@@ -21,6 +21,10 @@ a track that explains it:
 - :func:`link_across_line`: a track lost just before the counting line (a gate or the
   colour test refused the match) and a new detection just past it in its lane are one
   vehicle, and its crossing is counted.
+- :func:`hidden_step`: a track that owes its crossing and, by its own speed, would now
+  stand behind a nearer vehicle's box has not vanished: it is hidden, and the tracker
+  counts it when that step takes it across the line. In dense traffic the far lane's
+  vehicles cross behind the near lane's lorries, seen on one side of the line only.
 - :func:`continue_with_weak`: a detection under the confidence threshold may continue a
   track whose predicted box it overlaps, but never starts one (ByteTrack's second
   association; Zhang et al., 2022). A vehicle half hidden behind a nearer one scores
@@ -35,7 +39,8 @@ from framebridge_ros.core.analysis.lane_order import LaneFrame, same_lane
 from framebridge_ros.core.analysis.track import Track
 import numpy as np
 
-__all__ = ['continue_with_weak', 'link_across_line', 'WEAK_MIN_IOU']
+__all__ = ['continue_with_weak', 'hidden_step', 'HIDDEN_COVER', 'link_across_line',
+           'WEAK_MIN_IOU']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
 Point = Tuple[float, float]
@@ -84,6 +89,37 @@ def link_across_line(tracks: Sequence[Track], boxes: Sequence[Box], free: Sequen
                 continue
             pairs.append((abs(dx - flow[0] * dt), i, track))
     return _cheapest_first(pairs)
+
+
+# A nearer box covering this much of where a lost track would be hides it.
+HIDDEN_COVER = 0.5
+# Nearer: its ground point lies lower in the image by this much of the track's height
+# (a camera looks down on the road; a box of the same lane would be its own vehicle).
+_NEARER = 0.2
+
+
+def hidden_step(track: Track, t: float, boxes: Sequence[Box], *,
+                cover: float = HIDDEN_COVER) -> Optional[Tuple[Point, Point]]:
+    """
+    Return (last ground point, predicted ground point) of a lost track hidden at t.
+
+    The track's own velocity predicts its box at t; it is hidden when one of ``boxes``
+    (this frame's detections), whose ground point lies nearer the camera, covers
+    ``cover`` of that box. None when it is not, or the track has no velocity.
+    """
+    if track.velocity is None:
+        return None
+    dt = t - track.last_t
+    x, y, w, h = track.box
+    px, py = x + track.velocity[0] * dt, y + track.velocity[1] * dt
+    for bx, by, bw, bh in boxes:
+        if by + bh <= y + h + _NEARER * h:
+            continue
+        overlap_w = min(px + w, bx + bw) - max(px, bx)
+        overlap_h = min(py + h, by + bh) - max(py, by)
+        if overlap_w > 0.0 and overlap_h > 0.0 and overlap_w * overlap_h >= cover * w * h:
+            return track.ground, (px + w / 2.0, py + h)
+    return None
 
 
 def continue_with_weak(tracks: Sequence[Track], boxes: Sequence[Box],

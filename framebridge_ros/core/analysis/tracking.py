@@ -76,7 +76,9 @@ not counted, and heading for the line: a step of its lane's flow takes it across
 nearer) coasts for up to ``_MAX_COAST`` frames, hidden behind a nearer vehicle as
 vehicles at the line often are; only the second pass, which links it across the line,
 may take it up again, so a coasting track never takes a detection that another track
-explains. Two tracks that stand in one place (boxes, or a coasting one's prediction,
+explains. Such a track that, by its own speed, would now stand behind a nearer
+vehicle's box, past the line, is counted there (:func:`.late_links.hidden_step`): it is
+hidden, not gone. Two tracks that stand in one place (boxes, or a coasting one's prediction,
 overlapping by IoU > 0.5) follow one vehicle: the one matched this frame, else the one
 seen more often, stays, and takes over the other's count. A crossing is counted when
 the bottom centre of a track's box (its ground point) moves across the counting line
@@ -96,7 +98,8 @@ from framebridge_ros.core.analysis.lane_map import LaneMap
 from framebridge_ros.core.analysis.lane_order import Expected, LANE_TOLERANCE, LaneFrame, \
     match_lane, Seen
 from framebridge_ros.core.analysis.lane_votes import LaneVotes
-from framebridge_ros.core.analysis.late_links import continue_with_weak, link_across_line
+from framebridge_ros.core.analysis.late_links import continue_with_weak, hidden_step, \
+    link_across_line
 from framebridge_ros.core.analysis.track import Flow, LineCrossing, Track
 import numpy as np
 
@@ -373,6 +376,10 @@ class Tracker:
         for track in self._tracks:
             if id(track) not in used_tracks:
                 track.misses += 1
+                crossing = self._crossing_while_hidden(track, t, boxes + weak_boxes,
+                                                       line_a, line_b)
+                if crossing is not None:
+                    crossings.append(crossing)
                 if track.misses > self._max_missed and not self._owed(
                         track, line_a, line_b):
                     continue
@@ -545,9 +552,25 @@ class Tracker:
         after = track.ground
         if track.counted is not None or not segments_cross(before, after, line_a, line_b):
             return None
+        return self._count(track, before, after, t)
+
+    def _crossing_while_hidden(self, track: Track, t: float, boxes: Sequence[Box],
+                               line_a: Point, line_b: Point) -> Optional[LineCrossing]:
+        """Count a lost track that owes its crossing and crosses behind a nearer box."""
+        # Moved over two steps, as a track must to teach a flow: a first step may alias.
+        if track.counted is not None or track.hits < 3 or track.misses > _MAX_COAST:
+            return None
+        step = hidden_step(track, t, boxes)
+        if step is None or not segments_cross(step[0], step[1], line_a, line_b):
+            return None
+        return self._count(track, step[0], step[1], t)
+
+    def _count(self, track: Track, before: Point, after: Point,
+               t: float) -> Optional[LineCrossing]:
         # Backwards across the line a track has only jumped to the vehicle behind (an
         # alias): no count, now or later, for the vehicle it follows has its own track.
-        if self._against(*self._frame.lane(box), (after[0] - before[0], after[1] - before[1])):
+        if self._against(*self._frame.lane(track.box),
+                         (after[0] - before[0], after[1] - before[1])):
             track.counted = 'against'
             return None
         if self._vertical:

@@ -380,3 +380,27 @@ def test_weak_detections_never_start_a_track():
     assert ids == [None] * 10
     assert not tracker.tracks
     assert tracker.counts == {'left_to_right': 0, 'right_to_left': 0}
+
+
+def _car_behind_a_lorry(*, lorry_at_the_line):
+    """Run a far-lane car at 150 px/s, seen until just before the line; count crossings."""
+    tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
+    for t in range(6):
+        boxes = [(300.0 + 150.0 * t, 300.0, 120.0, 40.0)] if t < 3 else []
+        lorry = (-200.0 + 300.0 * t, 280.0, 400.0, 120.0)  # near lane, overtaking
+        if lorry_at_the_line or t < 3:
+            boxes.append(lorry)
+        tracker.update(boxes, t=float(t), frame_size=(1600, 720))
+    return tracker.counts['left_to_right']
+
+
+def test_a_vehicle_that_crosses_behind_a_nearer_one_is_counted():
+    # At t = 3 the car, by its own speed, would stand past the line (centre 810 of 800),
+    # right where the near lane's lorry is (700-1100): hidden, not gone. Both count.
+    assert _car_behind_a_lorry(lorry_at_the_line=True) == 2
+
+
+def test_a_vehicle_that_vanishes_with_nothing_in_front_is_not_counted():
+    # Nothing covers where it would be: no evidence it crossed, no count (the lorry,
+    # gone too, never crossed either).
+    assert _car_behind_a_lorry(lorry_at_the_line=False) == 0
