@@ -41,29 +41,34 @@ def wait_for(predicate: Callable[[], bool], *, timeout_s: float, what: str,
 
 def call_service(node, service_type, name: str, request, *, timeout_s: float,
                  resend_s: float = 2.0):
+    """Call a service through a client made for the call (see :func:`call_client`)."""
+    proxy = node.create_client(service_type, name)
+    try:
+        return call_client(proxy, request, timeout_s=timeout_s, resend_s=resend_s)
+    finally:
+        node.destroy_client(proxy)
+
+
+def call_client(proxy, request, *, timeout_s: float, resend_s: float = 2.0):
     """
-    Call a service and return its answer, None if none came by the deadline.
+    Call a service through proxy and return its answer, None if none came by the deadline.
 
     The request goes again every resend_s without an answer: wait_for_service returns
     once the request reader is matched, and a reply sent before the server has matched
     the client's reply reader is lost (a node starting under load showed it).
     """
-    proxy = node.create_client(service_type, name)
     deadline = time.monotonic() + timeout_s
-    try:
-        if not proxy.wait_for_service(timeout_sec=timeout_s):
-            return None
-        while time.monotonic() < deadline:
-            future = proxy.call_async(request)
-            resend_at = min(deadline, time.monotonic() + resend_s)
-            while not future.done() and time.monotonic() < resend_at:
-                time.sleep(0.01)
-            if future.done():
-                return future.result()
-            proxy.remove_pending_request(future)
+    if not proxy.wait_for_service(timeout_sec=timeout_s):
         return None
-    finally:
-        node.destroy_client(proxy)
+    while time.monotonic() < deadline:
+        future = proxy.call_async(request)
+        resend_at = min(deadline, time.monotonic() + resend_s)
+        while not future.done() and time.monotonic() < resend_at:
+            time.sleep(0.01)
+        if future.done():
+            return future.result()
+        proxy.remove_pending_request(future)
+    return None
 
 
 def test_image(width: int = 320, height: int = 240, *, seed: int = 0) -> np.ndarray:

@@ -32,7 +32,8 @@ import framebridge_ros
 from framebridge_ros.core.volume.layout import frame_stem, newest_frame, stem_capture_time
 from framebridge_ros.nodes.supervisor import Supervisor
 from framebridge_ros.ros_glue import LEVEL_NAMES
-from framebridge_testing import Collector, FrameLanding, Spinner, wait_for, write_frame
+from framebridge_testing import call_client, Collector, FrameLanding, Spinner, wait_for, \
+    write_frame
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import pytest
@@ -104,16 +105,8 @@ class Graph:
         client = self._clients.get(name)
         if client is None:
             client = self._clients[name] = self.client.create_client(service_type, name)
-        if not client.wait_for_service(timeout_sec=timeout_s):
-            return None
-        future = client.call_async(request)
-        deadline = time.monotonic() + timeout_s
-        while not future.done() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not future.done():
-            client.remove_pending_request(future)
-            return None
-        return future.result()
+        # Sent once: the supervisor's own services act on each call (startup, pause).
+        return call_client(client, request, timeout_s=timeout_s, resend_s=timeout_s)
 
     def state(self, node_name, timeout_s=5.0):
         """Return the node's lifecycle state label via its get_state, None if no answer."""
