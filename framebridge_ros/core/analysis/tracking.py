@@ -298,8 +298,9 @@ class Tracker:
         self._width = width
         every = [tuple(float(v) for v in b[:4]) for b in boxes]
         every_feature = list(features) if features is not None else [None] * len(every)
-        strong = [i for i in range(len(every)) if confident is None or confident[i]]
-        weak = sorted(set(range(len(every))) - set(strong))
+        sure = [True] * len(every) if confident is None else [bool(c) for c in confident]
+        strong = [i for i in range(len(every)) if sure[i]]
+        weak = [i for i in range(len(every)) if not sure[i]]
         boxes = [every[i] for i in strong]
         features = [every_feature[i] for i in strong]
         if headings is not None:
