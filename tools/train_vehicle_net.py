@@ -16,11 +16,12 @@
 Train the learned vehicle back-end's network and export it to models/vehicle_net.onnx.
 
 Needs PyTorch and onnx, which the package and its tests do not (a venv of its own).
-The shipped model was made in three steps with these commands: frames of every regime
+The shipped model was made in four steps with these commands: frames of every regime
 (about 5 min) and 45 min of training on 2 cores; frames of night only from other seeds
 (about 2.5 min) and 30 min more from that checkpoint at a third of the rate; frames of
 dense traffic only from other seeds again (about 3.5 min) and 35 min more, all three
-sets, at a third of the rate.
+sets, at a third of the rate; dense traffic once more from new seeds and 35 min more,
+all four sets (session 9 of issue 13).
 Training stops on a time budget, so a rerun gives a network of similar, not identical,
 figures::
 
@@ -39,6 +40,11 @@ figures::
     PYTHONPATH=. /tmp/train/bin/python tools/train_vehicle_net.py /tmp/vn.npz \
         /tmp/vn_night.npz /tmp/vn_dense.npz --minutes 35 --lr 1e-3 --seed 2 \
         --resume /tmp/vn_b.pt --checkpoint /tmp/vn_c.pt
+    .venv/bin/python -m tools.vehicle_net_data --clips 110 --frames 8 --traffic dense \
+        --base 500000 --out /tmp/vn_dense2.npz
+    PYTHONPATH=. /tmp/train/bin/python tools/train_vehicle_net.py /tmp/vn.npz \
+        /tmp/vn_night.npz /tmp/vn_dense.npz /tmp/vn_dense2.npz --minutes 35 --lr 1e-3 \
+        --seed 4 --resume /tmp/vn_c.pt --checkpoint /tmp/vn_e.pt
 
 The network: a small encoder to 1/32 of the input and a feature pyramid back to 1/4,
 whose five output channels are the centre likelihood (sigmoid), log box width and
