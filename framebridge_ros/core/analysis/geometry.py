@@ -25,16 +25,21 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-__all__ = ['appearance', 'box_iou', 'parse_line', 'segments_cross', 'side']
+__all__ = ['appearance', 'box_intersection', 'box_iou', 'parse_line', 'segments_cross', 'side']
 
 Point = Tuple[float, float]
 
 
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Return the intersection over union of two [x, y, w, h] boxes."""
+def box_intersection(a: Sequence[float], b: Sequence[float]) -> float:
+    """Return the area two [x, y, w, h] boxes share (0 when apart)."""
     ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
+    return ix * iy
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Return the intersection over union of two [x, y, w, h] boxes."""
+    inter = box_intersection(a, b)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0.0 else 0.0
 

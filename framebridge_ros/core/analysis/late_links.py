@@ -34,7 +34,7 @@ a track that explains it:
 
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from framebridge_ros.core.analysis.geometry import box_iou, segments_cross
+from framebridge_ros.core.analysis.geometry import box_intersection, box_iou, segments_cross
 from framebridge_ros.core.analysis.lane_order import LaneFrame, same_lane
 from framebridge_ros.core.analysis.track import Track
 import numpy as np
@@ -112,12 +112,11 @@ def hidden_step(track: Track, t: float, boxes: Sequence[Box], *,
     dt = t - track.last_t
     x, y, w, h = track.box
     px, py = x + track.velocity[0] * dt, y + track.velocity[1] * dt
-    for bx, by, bw, bh in boxes:
-        if by + bh <= y + h + _NEARER * h:
+    for box in boxes:
+        if box[1] + box[3] <= y + h + _NEARER * h:
             continue
-        overlap_w = min(px + w, bx + bw) - max(px, bx)
-        overlap_h = min(py + h, by + bh) - max(py, by)
-        if overlap_w > 0.0 and overlap_h > 0.0 and overlap_w * overlap_h >= cover * w * h:
+        covered = box_intersection((px, py, w, h), box)
+        if covered > 0.0 and covered >= cover * w * h:
             return track.ground, (px + w / 2.0, py + h)
     return None
 
