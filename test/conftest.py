@@ -93,3 +93,12 @@ def fake_picamera2(monkeypatch):
                                  if p]))
     yield FAKE_IMX500_MODEL
     _forget_fake_picamera2()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Leave no dead test process's shared memory behind (64 MiB a segment)."""
+    from framebridge_testing import clean_shared_memory  # after the domain is set above
+    report = clean_shared_memory()
+    terminalreporter.write_line('fastdds shm clean: ' + (
+        ' '.join(report.split()) if report is not None
+        else 'not installed, shared memory of killed processes left in /dev/shm'))

@@ -16,6 +16,11 @@
 
 import importlib.metadata
 import itertools
+import os
+from pathlib import Path
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from typing import Callable, List, Optional, Tuple
@@ -27,6 +32,22 @@ import numpy as np
 import pytest
 
 _sequence = itertools.count(1)
+
+
+def clean_shared_memory() -> Optional[str]:
+    """
+    Remove the Fast DDS shared-memory files of dead processes; return the tool's report.
+
+    A process killed (SIGKILL, a crash) leaves its segment in /dev/shm, 64 MiB with the
+    large-frame profile; Fast DDS's own ``fastdds shm clean`` removes those whose owner
+    is gone and leaves the live ones alone. None when the tool is not installed.
+    """
+    tool = shutil.which('fastdds') or str(Path(sys.executable).parent / 'fastdds')
+    if not os.access(tool, os.X_OK):
+        return None
+    done = subprocess.run([tool, 'shm', 'clean'], capture_output=True, text=True,
+                          timeout=60)
+    return (done.stdout + done.stderr).strip()
 
 
 def wait_for(predicate: Callable[[], bool], *, timeout_s: float, what: str,

@@ -35,8 +35,8 @@ import framebridge_ros
 from framebridge_ros import middleware_defaults as defaults
 from framebridge_ros.core.volume.layout import VolumeLayout
 from framebridge_ros.ros_glue import frame_qos
-from framebridge_testing import call_service, Collector, encode, Spinner, test_image, wait_for, \
-    write_frame
+from framebridge_testing import call_service, clean_shared_memory, Collector, encode, \
+    Spinner, test_image, wait_for, write_frame
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import pytest
@@ -199,14 +199,19 @@ class Started:
     def middleware_lines(self):
         return [line for line in self.log().splitlines() if '[framebridge]: middleware: ' in line]
 
-    def segments(self):
-        """Return the sizes of the Fast DDS shared-memory segments this process maps."""
+    def segment_paths(self):
+        """Return the Fast DDS shared-memory segments this process maps."""
         names = set()
         for line in Path(f'/proc/{self.pid}/maps').read_text().splitlines():
             path = line.split()[-1] if len(line.split()) >= 6 else ''
             if re.fullmatch(r'/dev/shm/fastrtps_[0-9a-f]{16}', path):
                 names.add(path)
-        return sorted(os.stat(name).st_size for name in names if os.path.exists(name))
+        return sorted(names)
+
+    def segments(self):
+        """Return the sizes of the Fast DDS shared-memory segments this process maps."""
+        return sorted(os.stat(name).st_size for name in self.segment_paths()
+                      if os.path.exists(name))
 
     def environ(self):
         raw = Path(f'/proc/{self.pid}/environ').read_bytes().split(b'\0')
@@ -352,6 +357,27 @@ def test_a_choice_of_the_user_is_left_alone(client, started, tmp_path, case):
         assert provider.environ().get('FASTRTPS_DEFAULT_PROFILES_FILE') == \
             env.get('FASTRTPS_DEFAULT_PROFILES_FILE')
         assert 'your own configuration left alone' in provider.middleware_lines()[0]
+
+
+def test_a_killed_nodes_segment_stays_in_dev_shm_until_the_cleaner_removes_it(
+        client, started, tmp_path):
+    # SIGKILL (a crash, the OOM killer) gives Fast DDS no chance to unlink the 64 MiB
+    # segment: it stays in /dev/shm, RAM held, until Fast DDS's own cleaner removes it.
+    # The test run calls the cleaner at the end (conftest.py); it must find this one.
+    command, _ = COMMANDS['python_m']()
+    name = next(_names)
+    provider = started(_provider_argv(command, tmp_path / 'volume', name), env=_plain_env(),
+                       name='frame_provider')
+    _wait_up(client, provider, name)
+    big = [path for path in provider.segment_paths()
+           if os.stat(path).st_size >= SHIPPED_SEGMENT]
+    assert big, provider.segments()
+    provider.process.kill()
+    provider.process.wait(timeout=10)
+    assert all(os.path.exists(path) for path in big), 'Fast DDS unlinked it after all'
+    report = clean_shared_memory()
+    assert report is not None, 'fastdds (installed with the Fast DDS wheels) not found'
+    assert not any(os.path.exists(path) for path in big), report
 
 
 def test_another_rmw_changes_nothing_in_a_real_process(tmp_path):
