@@ -176,7 +176,15 @@ class FrameProvider(ManagedNode):
 
     def _publish_frame(self, frame: Frame, *, replay: bool = False) -> None:
         with self._publish_lock:
-            self._publish_locked(frame, replay=replay)
+            # Ctrl-C: rclpy shuts the context down before on_shutdown stops the feed, and a
+            # frame landing in between has nowhere to go. Not an error: it stays in live/.
+            if not self.context.ok():
+                return
+            try:
+                self._publish_locked(frame, replay=replay)
+            except Exception:  # noqa: B902 - only a shutdown mid-publish is expected here
+                if self.context.ok():
+                    raise
 
     def _publish_locked(self, frame: Frame, *, replay: bool) -> None:
         if not replay:

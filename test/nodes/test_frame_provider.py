@@ -15,6 +15,7 @@
 """frame_provider over real rclpy and DDS, with real frames in a real volume."""
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from framebridge_ros.ros_glue import frame_qos, latched_qos, msg_to_image, stamp
 from framebridge_testing import Collector, encode, Spinner, test_image, wait_for, write_frame
 import numpy as np
 import pytest
+import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -342,3 +344,16 @@ def test_no_subscriber_means_no_decode(graph, volume):
     write_frame(volume)
     wait_for(lambda: provider.frames_published == 1, timeout_s=10, what='publication')
     assert provider._cache.misses == 0
+
+
+def test_a_frame_landing_after_ctrl_c_shut_the_context_down_is_no_error(
+        rclpy_context, graph, volume, caplog):
+    # SIGINT shuts the context down first; the feed's thread runs until on_shutdown. A
+    # frame it delivers in between used to fail to publish, with an ERROR and a traceback.
+    provider, _, _ = graph()
+    feed = provider._feed
+    rclpy.try_shutdown(context=rclpy_context)
+    write_frame(volume)
+    wait_for(lambda: feed.stats.delivered == 1, timeout_s=10, what='the feed handing it over')
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert provider.frames_published == 0
