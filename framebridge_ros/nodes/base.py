@@ -108,6 +108,19 @@ class ManagedNode(LifecycleNode):
         self._outputs.append(publisher)
         return publisher
 
+    def publish_unless_stopping(self, publisher, message) -> None:
+        """
+        Publish; a publisher that Ctrl-C's shutdown released meanwhile is no error.
+
+        SIGINT shuts the context down and runs on_shutdown from the signal's thread,
+        while a frame callback may be half way through its analysis.
+        """
+        try:
+            publisher.publish(message)
+        except Exception:  # noqa: B902 - only a shutdown mid-publish is expected here
+            if self.context.ok():
+                raise
+
     def subscribe(self, message_type, topic: str, callback, qos) -> None:
         self._inputs.append(self.create_subscription(message_type, topic, callback, qos))
 

@@ -131,8 +131,8 @@ class SkyAnalyzer(ManagedNode):
             self._latest_camera = metadata
 
     def _on_image(self, message: Image) -> None:
-        classifier = self._classifier
-        if classifier is None:
+        classifier, publisher = self._classifier, self._condition_pub
+        if classifier is None or publisher is None:
             return
         p = self.params
         received = self.receive_frame(message, max_age_s=p['max_age_s'])
@@ -150,7 +150,7 @@ class SkyAnalyzer(ManagedNode):
         body = sky_message(reading, stamp_sec=message.header.stamp.sec,
                            stamp_nanosec=message.header.stamp.nanosec,
                            frame_id=message.header.frame_id)
-        self._condition_pub.publish(String(data=json.dumps(body)))
+        self.publish_unless_stopping(publisher, String(data=json.dumps(body)))
 
     # --- diagnostics ----------------------------------------------------------------
 

@@ -243,8 +243,9 @@ class VehicleDetector(ManagedNode):
         self._sky_condition = condition if isinstance(condition, str) else None
 
     def _on_image(self, message: Image) -> None:
-        analyzer = self._analyzer
-        if analyzer is None:
+        analyzer, publisher = self._analyzer, self._detections_pub
+        annotated = self._annotated_pub
+        if analyzer is None or publisher is None:
             return
         p = self.params
         received = self.receive_frame(message, max_age_s=p['max_age_s'])
@@ -259,14 +260,14 @@ class VehicleDetector(ManagedNode):
             analysis, stamp_sec=message.header.stamp.sec,
             stamp_nanosec=message.header.stamp.nanosec, frame_id=message.header.frame_id,
             backend=p['backend'], sky_condition=self._sky_condition)
-        self._detections_pub.publish(String(data=json.dumps(body)))
-        annotated = self._annotated_pub
-        if annotated is not None and annotated.get_subscription_count() > 0:
+        self.publish_unless_stopping(publisher, String(data=json.dumps(body)))
+        if annotated is not None and self.context.ok() \
+                and annotated.get_subscription_count() > 0:
             line = [v for point in p['counting_line'] for v in point]
             drawn = draw_analysis(image, analysis, counting_line=line,
                                   region=p['road_region'], sky_condition=self._sky_condition)
-            annotated.publish(image_to_msg(drawn, stamp=message.header.stamp,
-                                           frame_id=message.header.frame_id))
+            self.publish_unless_stopping(annotated, image_to_msg(
+                drawn, stamp=message.header.stamp, frame_id=message.header.frame_id))
 
     # --- diagnostics ----------------------------------------------------------------
 
