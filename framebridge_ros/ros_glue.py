@@ -45,7 +45,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 __all__ = [
     'LEVEL_NAMES', 'LoggerBridge', 'camera_info_msg', 'compressed_msg', 'declare_params',
     'diagnostic_status', 'epoch_to_stamp', 'frame_qos', 'health_array', 'image_to_msg',
-    'latched_qos', 'msg_to_image', 'parameter_guard', 'read_params', 'run_node',
+    'latched_qos', 'msg_to_image', 'parameter_guard', 'publish_unless_stopping',
+    'read_params', 'run_node',
     'sensor_qos', 'stamp_to_epoch',
 ]
 
@@ -302,6 +303,21 @@ class LoggerBridge(logging.Handler):
 
     def detach(self, logger_name: str) -> None:
         logging.getLogger(logger_name).removeHandler(self)
+
+
+def publish_unless_stopping(node: Node, publisher, message) -> None:
+    """
+    Publish; a publisher that Ctrl-C's shutdown made unusable meanwhile is no error.
+
+    SIGINT shuts the context down, and Jazzy runs a lifecycle node's shutdown from the
+    signal's thread, while a callback may be half way through its work. While the
+    context is fine, a failure to publish raises as before.
+    """
+    try:
+        publisher.publish(message)
+    except Exception:  # noqa: B902 - only a shutdown mid-publish is expected here
+        if node.context.ok():
+            raise
 
 
 def run_node(make_node: Callable[[], Node], args=None, *,

@@ -33,8 +33,8 @@ from framebridge_ros.core.health import Health
 from framebridge_ros.core.params import ParameterError, ParamSpec
 from framebridge_ros.core.volume.frames import check_freshness, FrameRejected
 from framebridge_ros.ros_glue import (
-    declare_params, health_array, LoggerBridge, msg_to_image, parameter_guard, read_params,
-    stamp_to_epoch)
+    declare_params, health_array, LoggerBridge, msg_to_image, parameter_guard,
+    publish_unless_stopping, read_params, stamp_to_epoch)
 import numpy as np
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import Image
@@ -107,19 +107,6 @@ class ManagedNode(LifecycleNode):
         publisher = self.create_lifecycle_publisher(message_type, topic, qos, **kwargs)
         self._outputs.append(publisher)
         return publisher
-
-    def publish_unless_stopping(self, publisher, message) -> None:
-        """
-        Publish; a publisher that Ctrl-C's shutdown released meanwhile is no error.
-
-        SIGINT shuts the context down and runs on_shutdown from the signal's thread,
-        while a frame callback may be half way through its analysis.
-        """
-        try:
-            publisher.publish(message)
-        except Exception:  # noqa: B902 - only a shutdown mid-publish is expected here
-            if self.context.ok():
-                raise
 
     def subscribe(self, message_type, topic: str, callback, qos) -> None:
         self._inputs.append(self.create_subscription(message_type, topic, callback, qos))
@@ -209,7 +196,7 @@ class ManagedNode(LifecycleNode):
     def _publish_diagnostics(self) -> None:
         reports = self.health()
         if reports:
-            self._diagnostics_pub.publish(health_array(self, reports))
+            publish_unless_stopping(self, self._diagnostics_pub, health_array(self, reports))
 
     def destroy_node(self) -> None:
         self.release()  # stops work threads a subclass may run, even while active

@@ -34,7 +34,8 @@ from framebridge_ros.core.health import capture_health
 from framebridge_ros.core.params import ParameterError
 from framebridge_ros.core.volume.layout import VolumeError
 from framebridge_ros.ros_glue import (
-    declare_params, health_array, LoggerBridge, parameter_guard, read_params, run_node)
+    declare_params, health_array, LoggerBridge, parameter_guard, publish_unless_stopping,
+    read_params, run_node)
 from rclpy.node import Node
 
 __all__ = ['HostCaptureNode', 'main']
@@ -110,7 +111,7 @@ class HostCaptureNode(Node):
                                 interval_s=self._capture.params['interval_s'],
                                 started_at=self._started_at, source=self._capture.source,
                                 space=self._capture.guard.stats)
-        self._diagnostics.publish(health_array(
+        publish_unless_stopping(self, self._diagnostics, health_array(
             self, {f'{self.get_name()}: capture': health},
             hardware_id=str(self._capture.layout.root)))
 

@@ -61,7 +61,7 @@ from framebridge_ros.core.analysis.sky import (
 from framebridge_ros.core.health import Health
 from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.nodes.base import ManagedNode
-from framebridge_ros.ros_glue import latched_qos, run_node, sensor_qos
+from framebridge_ros.ros_glue import latched_qos, publish_unless_stopping, run_node, sensor_qos
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -150,7 +150,7 @@ class SkyAnalyzer(ManagedNode):
         body = sky_message(reading, stamp_sec=message.header.stamp.sec,
                            stamp_nanosec=message.header.stamp.nanosec,
                            frame_id=message.header.frame_id)
-        self.publish_unless_stopping(publisher, String(data=json.dumps(body)))
+        publish_unless_stopping(self, publisher, String(data=json.dumps(body)))
 
     # --- diagnostics ----------------------------------------------------------------
 

@@ -59,8 +59,8 @@ from framebridge_ros.core.volume.retention import (
     cleanup_due, disk_free_percent, RETENTION_PARAMS, RetentionPolicy, RetentionResult,
     run_retention)
 from framebridge_ros.ros_glue import (
-    declare_params, health_array, latched_qos, LoggerBridge, parameter_guard, read_params,
-    run_node)
+    declare_params, health_array, latched_qos, LoggerBridge, parameter_guard,
+    publish_unless_stopping, read_params, run_node)
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -672,7 +672,7 @@ class Supervisor(Node):
             space_held_by=self._cleanup_schedule.stuck,
             retention_problems=self._cleanup_schedule.problems)
         me = self.get_name()
-        self._diagnostics_pub.publish(health_array(
+        publish_unless_stopping(self, self._diagnostics_pub, health_array(
             self, {**{f'{me}: {name}': report for name, report in reports.items()},
                    f'{me}: volume': volume}, hardware_id=str(self._layout.root)))
         with self._lock:
@@ -681,7 +681,7 @@ class Supervisor(Node):
                                      extra={'supervisor': self.get_fully_qualified_name(),
                                             # how old a status may be (framebridge health)
                                             'health_period_s': params['health_period_s']})
-        self._status_pub.publish(String(data=json.dumps(summary)))
+        publish_unless_stopping(self, self._status_pub, String(data=json.dumps(summary)))
 
     def _volume_extra(self) -> dict:
         last = self._last_cleanup

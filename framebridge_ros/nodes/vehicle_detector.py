@@ -80,7 +80,7 @@ from framebridge_ros.core.health import Health, Level
 from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.nodes.base import ManagedNode
 from framebridge_ros.ros_glue import (
-    frame_qos, image_to_msg, latched_qos, run_node, sensor_qos)
+    frame_qos, image_to_msg, latched_qos, publish_unless_stopping, run_node, sensor_qos)
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -260,13 +260,13 @@ class VehicleDetector(ManagedNode):
             analysis, stamp_sec=message.header.stamp.sec,
             stamp_nanosec=message.header.stamp.nanosec, frame_id=message.header.frame_id,
             backend=p['backend'], sky_condition=self._sky_condition)
-        self.publish_unless_stopping(publisher, String(data=json.dumps(body)))
+        publish_unless_stopping(self, publisher, String(data=json.dumps(body)))
         if annotated is not None and self.context.ok() \
                 and annotated.get_subscription_count() > 0:
             line = [v for point in p['counting_line'] for v in point]
             drawn = draw_analysis(image, analysis, counting_line=line,
                                   region=p['road_region'], sky_condition=self._sky_condition)
-            self.publish_unless_stopping(annotated, image_to_msg(
+            publish_unless_stopping(self, annotated, image_to_msg(
                 drawn, stamp=message.header.stamp, frame_id=message.header.frame_id))
 
     # --- diagnostics ----------------------------------------------------------------

@@ -26,7 +26,8 @@ from framebridge_ros.core.simulation.scene import ROAD_REGION, SceneConditions, 
 from framebridge_ros.nodes.sky_analyzer import SkyAnalyzer
 from framebridge_ros.nodes.vehicle_detector import VehicleDetector
 from framebridge_ros.ros_glue import (
-    epoch_to_stamp, frame_qos, image_to_msg, latched_qos, msg_to_image, stamp_to_epoch)
+    epoch_to_stamp, frame_qos, image_to_msg, latched_qos, msg_to_image, publish_unless_stopping,
+    stamp_to_epoch)
 from framebridge_testing import Collector, shipped_face_model, Spinner, wait_for
 import numpy as np
 import pytest
@@ -370,8 +371,8 @@ def test_a_result_published_after_ctrl_c_released_the_node_is_no_error(
         publisher = getattr(node, attribute)
         node.destroy_publisher(publisher)
         with pytest.raises(Exception):  # while the node runs, a gone publisher is a bug
-            node.publish_unless_stopping(publisher, String(data='{}'))
+            publish_unless_stopping(node, publisher, String(data='{}'))
         rclpy.try_shutdown(context=rclpy_context)
-        node.publish_unless_stopping(publisher, String(data='{}'))
+        publish_unless_stopping(node, publisher, String(data='{}'))
     finally:
         node.destroy_node()
