@@ -21,8 +21,9 @@ diagnostics helpers, and a bridge from core's stdlib logging to the node's logge
 """
 
 import array
+import contextlib
 import logging
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Sequence
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -46,8 +47,7 @@ __all__ = [
     'LEVEL_NAMES', 'LoggerBridge', 'camera_info_msg', 'compressed_msg', 'declare_params',
     'diagnostic_status', 'epoch_to_stamp', 'frame_qos', 'health_array', 'image_to_msg',
     'latched_qos', 'msg_to_image', 'parameter_guard', 'publish_unless_stopping',
-    'read_params', 'run_node',
-    'sensor_qos', 'stamp_to_epoch',
+    'read_params', 'run_node', 'sensor_qos', 'stamp_to_epoch', 'unless_stopping',
 ]
 
 LEVEL_NAMES = {DiagnosticStatus.OK: 'OK', DiagnosticStatus.WARN: 'WARN',
@@ -305,19 +305,26 @@ class LoggerBridge(logging.Handler):
         logging.getLogger(logger_name).removeHandler(self)
 
 
-def publish_unless_stopping(node: Node, publisher, message) -> None:
+@contextlib.contextmanager
+def unless_stopping(node: Node) -> Iterator[None]:
     """
-    Publish; a publisher that Ctrl-C's shutdown made unusable meanwhile is no error.
+    Run a block; a failure because Ctrl-C's shutdown released what it used is no error.
 
     SIGINT shuts the context down, and Jazzy runs a lifecycle node's shutdown from the
     signal's thread, while a callback may be half way through its work. While the
-    context is fine, a failure to publish raises as before.
+    context is fine, a failure raises as before.
     """
     try:
-        publisher.publish(message)
-    except Exception:  # noqa: B902 - only a shutdown mid-publish is expected here
+        yield
+    except Exception:  # noqa: B902 - only a shutdown mid-work is expected here
         if node.context.ok():
             raise
+
+
+def publish_unless_stopping(node: Node, publisher, message) -> None:
+    """Publish; a publisher Ctrl-C's shutdown made unusable is no error (unless_stopping)."""
+    with unless_stopping(node):
+        publisher.publish(message)
 
 
 def run_node(make_node: Callable[[], Node], args=None, *,

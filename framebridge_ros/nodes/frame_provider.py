@@ -48,7 +48,7 @@ from framebridge_ros.core.volume.watcher import WATCH_MODES
 from framebridge_ros.nodes.base import ManagedNode
 from framebridge_ros.ros_glue import (
     camera_info_msg, compressed_msg, epoch_to_stamp, frame_qos, image_to_msg, latched_qos,
-    run_node)
+    run_node, unless_stopping)
 from rclpy.event_handler import PublisherEventCallbacks
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -180,11 +180,8 @@ class FrameProvider(ManagedNode):
             # frame landing in between has nowhere to go. Not an error: it stays in live/.
             if not self.context.ok():
                 return
-            try:
+            with unless_stopping(self):
                 self._publish_locked(frame, replay=replay)
-            except Exception:  # noqa: B902 - only a shutdown mid-publish is expected here
-                if self.context.ok():
-                    raise
 
     def _publish_locked(self, frame: Frame, *, replay: bool) -> None:
         if not replay:
