@@ -116,8 +116,9 @@ DETECTOR_PARAMS = (
     ParamSpec('confidence_threshold', 0.5, 'Base score threshold; the sky moves it.',
               min_value=0.0, max_value=1.0),
     ParamSpec('low_confidence_threshold', 0.2, 'A detection scoring this or more, but under '
-              'the threshold, may continue a track whose predicted box it overlaps, never '
-              'start one (ByteTrack); at or above the threshold: off.',
+              'the threshold, may continue a track whose predicted box it overlaps '
+              "(ByteTrack); by day, three in a row along a lane's flow are a vehicle of "
+              'their own. At or above the threshold: off.',
               min_value=0.0, max_value=1.0),
     ParamSpec('nms_threshold', 0.4, 'dnn: IoU of non-maximum suppression.',
               min_value=0.0, max_value=1.0),

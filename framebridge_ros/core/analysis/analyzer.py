@@ -20,8 +20,9 @@ keeps detections whose score passes the weather-adaptive threshold
 (:func:`adaptive_threshold`) and whose ground point lies in the road region, tracks
 them (:mod:`framebridge_ros.core.analysis.tracking`) and counts line crossings. A
 detection under the threshold but at least ``low_threshold`` may continue a track whose
-predicted box it overlaps (a vehicle half hidden behind a nearer one scores low), never
-start one; once a track takes it, it is a detection like the others.
+predicted box it overlaps (a vehicle half hidden behind a nearer one scores low), or,
+by day, three in a row along a lane's flow confirm a track of their own
+(:mod:`.tracking`); once a confirmed track takes it, it is a detection like the others.
 :meth:`VehicleAnalyzer.analyze` returns plain data that
 :mod:`framebridge_ros.core.analysis.detections_schema` turns into the
 ``vehicles/detections`` JSON.

@@ -26,21 +26,25 @@ a track that explains it:
   counts it when that step takes it across the line. In dense traffic the far lane's
   vehicles cross behind the near lane's lorries, seen on one side of the line only.
 - :func:`continue_with_weak`: a detection under the confidence threshold may continue a
-  track whose predicted box it overlaps, but never starts one (ByteTrack's second
-  association; Zhang et al., 2022). A vehicle half hidden behind a nearer one scores
-  low; its track knows where it is, and a low box there is that vehicle, while a low
-  box nowhere near a track is as likely a shadow or a lamp's glare.
+  track whose predicted box it overlaps (ByteTrack's second association; Zhang et al.,
+  2022). A vehicle half hidden behind a nearer one scores low; its track knows where it
+  is, and a low box there is that vehicle, while a low box nowhere near a track is as
+  likely a shadow or a lamp's glare.
+- :func:`start_tentative`, :func:`continue_tentative`: by day a weak detection no track
+  takes starts a tentative track, continued the way a weak box continues a track and
+  confirmed after :data:`.track.CONFIRM_HITS` observations in a row (the tracker's
+  module docstring says why).
 """
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 from framebridge_ros.core.analysis.geometry import box_intersection, box_iou, segments_cross
 from framebridge_ros.core.analysis.lane_order import LaneFrame, same_lane
 from framebridge_ros.core.analysis.track import Track
 import numpy as np
 
-__all__ = ['continue_with_weak', 'hidden_step', 'HIDDEN_COVER', 'link_across_line',
-           'WEAK_MIN_IOU']
+__all__ = ['continue_tentative', 'continue_with_weak', 'hidden_step', 'HIDDEN_COVER',
+           'link_across_line', 'start_tentative', 'WEAK_MIN_IOU']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
 Point = Tuple[float, float]
@@ -126,21 +130,23 @@ def continue_with_weak(tracks: Sequence[Track], boxes: Sequence[Box],
                        predict: Callable[[Track], Tuple[Box, float, bool]],
                        cost: Callable[[Track, Box, float, Box, Optional[np.ndarray]],
                                       Optional[float]],
-                       min_iou: float = WEAK_MIN_IOU) -> List[Tuple[int, Track]]:
+                       min_iou: float = WEAK_MIN_IOU,
+                       min_hits: int = 2) -> List[Tuple[int, Track]]:
     """
     Pair unmatched tracks with weak detections (under the confidence threshold).
 
     ``predict(track)`` gives (predicted box, gate, guided) as the first pass has it,
     ``cost(track, predicted, gate, box, feature)`` that pass's cost (None: refused).
     A track must have been seen in the last frame (as in ByteTrack, a lost track is
-    found again only by a confident box), have moved (seen twice) and be guided by a
+    found again only by a confident box), have been seen ``min_hits`` times (twice: it
+    moved; once for a tentative track, guided by its lane's flow) and be guided by a
     velocity, its own or its lane's; the weak box must pass the first pass's gates and
     overlap the predicted box by ``min_iou``. Returns (weak index, track) pairs, the
     cheapest first.
     """
     pairs: List[Tuple[float, int, Track]] = []
     for track in tracks:
-        if track.hits < 2 or track.misses:
+        if track.hits < min_hits or track.misses:
             continue
         predicted, gate, guided = predict(track)
         if not guided:
@@ -152,6 +158,44 @@ def continue_with_weak(tracks: Sequence[Track], boxes: Sequence[Box],
             if price is not None:
                 pairs.append((price, k, track))
     return _cheapest_first(pairs)
+
+
+def continue_tentative(tracks: Sequence[Track], boxes: Sequence[Box],
+                       features: Sequence[Optional[np.ndarray]],
+                       ids: Sequence[Optional[int]], *,
+                       predict: Callable[[Track], Tuple[Box, float, bool]],
+                       cost: Callable[[Track, Box, float, Box, Optional[np.ndarray]],
+                                      Optional[float]]) -> List[Tuple[int, Track]]:
+    """
+    Pair tentative tracks with the detections no track took (``ids[i]`` None).
+
+    As :func:`continue_with_weak` pairs, from the first sighting on: the predicted box
+    (by the lane's flow while the track has no velocity of its own) must overlap the
+    detection. Returns (detection index, track) pairs.
+    """
+    free = [i for i in range(len(boxes)) if ids[i] is None]
+    pairs = continue_with_weak(tracks, [boxes[i] for i in free], [features[i] for i in free],
+                               predict=predict, cost=cost, min_hits=1)
+    return [(free[k], track) for k, track in pairs]
+
+
+def start_tentative(boxes: Sequence[Box], features: Sequence[Optional[np.ndarray]],
+                    box_ids: Sequence[Optional[int]], *, t: float, taken: List[Box],
+                    ids: Iterator[int]) -> List[Track]:
+    """
+    Start a tentative track at each weak box no track took (``box_ids[i]`` None).
+
+    Not where the box overlaps one of ``taken`` (this frame's other boxes and the live
+    tracks) by IoU 0.3, the greedy gate's "same vehicle" cut: there it is a second box
+    of a vehicle already followed. New track ids come from ``ids``.
+    """
+    out = []
+    for box, feature, box_id in zip(boxes, features, box_ids):
+        if box_id is None and not any(box_iou(box, b) > 0.3 for b in taken):
+            out.append(Track(track_id=next(ids), box=box, first_t=t, last_t=t,
+                             feature=feature, weak_born=True))
+            taken.append(box)
+    return out
 
 
 def _cheapest_first(pairs: List[Tuple[float, int, Track]]) -> List[Tuple[int, Track]]:

@@ -19,10 +19,12 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ['Flow', 'LineCrossing', 'Track']
+__all__ = ['CONFIRM_HITS', 'Flow', 'LineCrossing', 'Track']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
 Point = Tuple[float, float]
+# Observations in a row that confirm a track a weak detection started (SORT's min_hits).
+CONFIRM_HITS = 3
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,13 @@ class Track:
     hits: int = 1
     misses: int = 0
     counted: Optional[str] = None
+    weak_born: bool = False  # started by a weak detection: tentative until confirmed
+    pending: Optional[Tuple[Point, Point]] = None  # a crossing made while tentative
+
+    @property
+    def tentative(self) -> bool:
+        """Return True for a track a weak detection started, not yet confirmed."""
+        return self.weak_born and self.hits < CONFIRM_HITS
 
     @property
     def centre(self) -> Point:
