@@ -158,7 +158,7 @@ class VehicleAnalyzer:
             features=[appearance(image, d.box) for d in on_road],
             headings=([lamp_heading(image, d.box) if sure else None
                        for d, sure in zip(on_road, confident)] if lit else None),
-            confident=confident)
+            confident=confident, night=self.sky_condition == 'night')
         # A weak box is a detection once a track took it.
         taken = [k for k, sure in enumerate(confident) if sure or every_id[k] is not None]
         kept = [on_road[k] for k in taken]

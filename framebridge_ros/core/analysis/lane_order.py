@@ -30,12 +30,14 @@ Positions are taken in the counting line's own frame (:class:`LaneFrame`): ``u``
 the line says which lane a box is in (the ground point, where the wheels touch, is
 the same for a car and a bus of one lane), ``s`` across it says where in its lane.
 Plain data in and out; the tracker (:mod:`framebridge_ros.core.analysis.tracking`)
-supplies each track's prediction and the lane's flow.
+supplies its tracks (:class:`.track.Track`) and the lane's flow.
 """
 
 from dataclasses import dataclass
 import math
 from typing import Callable, List, Optional, Sequence, Tuple
+
+from framebridge_ros.core.analysis.track import Track
 
 __all__ = ['align', 'Expected', 'LANE_TOLERANCE', 'lane_groups', 'LaneFrame', 'match_lane',
            'same_lane', 'Seen', 'size_mismatch']
@@ -200,6 +202,26 @@ class Expected:
     def s_predicted(self) -> float:
         """Return the first prediction: the one the lane's order is taken from."""
         return self.predictions[0][0]
+
+    @classmethod
+    def of_track(cls, track: Track, s_last: float, flow_s: float, t: float,
+                 frame: LaneFrame) -> 'Expected':
+        """Return a track's predictions in its lane: the lane's flow, and its own speed."""
+        elapsed = max(1e-3, t - track.last_t)
+        length = frame.length(track.box)
+        # Speeds in a lane differ by up to 2x: the lane's flow gets a wide tolerance.
+        predictions = [(s_last + flow_s * elapsed, max(0.5 * length, abs(flow_s) * elapsed))]
+        if track.velocity is not None:
+            # Its own speed where that agrees with the flow, or where it stood still (a
+            # queue); a step against the flow or far from it was a mismatch.
+            own = track.velocity[0] * frame.normal[0] + track.velocity[1] * frame.normal[1]
+            if abs(own) < 0.25 * abs(flow_s):
+                own = 0.0
+            if own == 0.0 or (own * flow_s > 0.0 and abs(own - flow_s) <= 0.5 * abs(flow_s)):
+                predictions.insert(0, (s_last + own * elapsed,
+                                       max(0.5 * length, 0.5 * abs(own) * elapsed)))
+        return cls(s_last=s_last, predictions=tuple(predictions), length=length,
+                   height=frame.height(track.box), whole=frame.whole(track.box))
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@
 
 """The records a tracker keeps: a vehicle followed, a crossing counted, a lane's flow."""
 
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -51,6 +51,7 @@ class Track:
     counted: Optional[str] = None
     weak_born: bool = False  # started by a weak detection: tentative until confirmed
     pending: Optional[Tuple[Point, Point]] = None  # a crossing made while tentative
+    cues: List[float] = field(default_factory=list)  # lamp cues along s (heading.py)
 
     @property
     def tentative(self) -> bool:

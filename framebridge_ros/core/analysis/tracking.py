@@ -64,7 +64,12 @@ when that does not explain the frame, another peak of the votes (an alias of den
 traffic brings vehicles in at the downstream edge and changes their sizes). Greedy
 matching takes the lanes with no flow. At dusk and night, when given lamp headings
 (:mod:`.heading`), each lane learns which way it heads from its vehicles' lamps, which
-do not alias as motion does: votes, flows and crossings against it are left out. A
+do not alias as motion does: votes, flows and crossings against it are left out. At
+night (``night`` True: the boxes are lamps) a track whose lamp cues, two or more, point
+against its lane's heading by more than ``_GHOST_CUE`` on average is not counted: a
+vehicle's head lamps lead, and a box whose whiter end trails spans the tail lamps of
+one vehicle and the head lamps of the one behind. Not at dusk, where a vehicle's cue
+is weak beside its visible body and falls either side. A
 track that loses its vehicle just before the
 line is linked, in a second pass, to a new detection just past it in its lane
 (:func:`.late_links.link_across_line`). A detection under the confidence threshold
@@ -117,6 +122,9 @@ __all__ = ['LineCrossing', 'Track', 'Tracker', 'appearance', 'box_iou', 'parse_l
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
 _MAX_COAST = 4  # frames an uncounted track heading for the line may coast, hidden
 _LEAD = 0.5  # assignment cost (under half a missed vehicle) a new lane flow must win by
+# A night track whose mean lamp cue points this much against its lane's heading spans two
+# vehicles' lamps (:meth:`Tracker._faces_against`).
+_GHOST_CUE = 0.2
 Point = Tuple[float, float]
 
 
@@ -158,6 +166,7 @@ class Tracker:
         self._flow_rows: Optional[np.ndarray] = None  # the flows as an array, for _prior
         self.counts: Dict[str, int] = dict.fromkeys(self.directions, 0)
         self._last_t: Optional[float] = None
+        self._night = False
         self._votes = LaneVotes(max_height_ratio=max_height_ratio,
                                 max_appearance_distance=max_appearance_distance,
                                 min_speed_frac=min_flow_speed_frac, memory_s=flow_memory_s)
@@ -284,7 +293,7 @@ class Tracker:
                frame_size: Tuple[int, int],
                features: Optional[Sequence[Optional[np.ndarray]]] = None,
                headings: Optional[Sequence[Optional[float]]] = None,
-               confident: Optional[Sequence[bool]] = None,
+               confident: Optional[Sequence[bool]] = None, night: bool = False,
                ) -> Tuple[List[Optional[int]], List[LineCrossing]]:
         """
         Take the detections of the frame at time t (seconds); return their track ids.
@@ -294,7 +303,8 @@ class Tracker:
         pixels and scales the counting line. features[i], if given, is an appearance
         descriptor of boxes[i] (float32 histogram, see :func:`appearance`), and
         headings[i] its lamp cue (:func:`.heading.lamp_heading`), which teaches each
-        lane which way it heads. A time that goes backwards resets the tracker (a
+        lane which way it heads, and, with ``night`` True, lets a track whose lamps face
+        against its lane go uncounted. A time that goes backwards resets the tracker (a
         replayed or restarted stream). confident[i] False marks a weak detection (under
         the confidence threshold): it may continue a track whose predicted box it
         overlaps (:func:`.late_links.continue_with_weak`), or, with no headings given,
@@ -304,6 +314,7 @@ class Tracker:
         if self._last_t is not None and t < self._last_t:
             self.reset()
         self._last_t = t
+        self._night = bool(night)
         width, height = frame_size
         self._width = width
         every = [tuple(float(v) for v in b[:4]) for b in boxes]
@@ -333,6 +344,8 @@ class Tracker:
         def accept(i: int, track: Track) -> None:
             used_tracks.add(id(track))
             ids[i] = track.track_id
+            if headings is not None and headings[i] is not None:
+                track.cues.append(headings[i] * self._frame.normal[0])
             crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
             if crossing is not None:
                 crossings.append(crossing)
@@ -413,6 +426,8 @@ class Tracker:
             if ids[i] is None:
                 track = Track(track_id=next(self._ids), box=box, first_t=t, last_t=t,
                               feature=features[i])
+                if headings is not None and headings[i] is not None:
+                    track.cues.append(headings[i] * self._frame.normal[0])
                 survivors.append(track)
                 ids[i] = track.track_id
         if headings is None:  # by day: see the module docstring
@@ -486,7 +501,7 @@ class Tracker:
                 if flow_s is None or abs(flow_s) < self._min_flow_speed_frac * self._width \
                         or any(abs(flow_s - other) <= 0.25 * abs(other) for _, other, _ in tried):
                     continue  # standing, unknown or tried: the greedy pass keeps its rules
-                expected = [self._expected(live[k], positions[k][1], flow_s, t, frame)
+                expected = [Expected.of_track(live[k], positions[k][1], flow_s, t, frame)
                             for k in mine]
                 found = match_lane(expected, seen, direction=1 if flow_s > 0 else -1,
                                    step=abs(flow_s) * dt, s_min=frame.s_min,
@@ -504,26 +519,6 @@ class Tracker:
             decided_tracks.update(id(live[k]) for k in mine)
             decided_boxes.update(theirs)
         return pairs, decided_tracks, decided_boxes
-
-    @staticmethod
-    def _expected(track: Track, s_last: float, flow_s: float, t: float,
-                  frame: LaneFrame) -> Expected:
-        """Return a track's predictions in its lane: the lane's flow, and its own speed."""
-        elapsed = max(1e-3, t - track.last_t)
-        length = frame.length(track.box)
-        # Speeds in a lane differ by up to 2x: the lane's flow gets a wide tolerance.
-        predictions = [(s_last + flow_s * elapsed, max(0.5 * length, abs(flow_s) * elapsed))]
-        if track.velocity is not None:
-            # Its own speed where that agrees with the flow, or where it stood still (a
-            # queue); a step against the flow or far from it was a mismatch.
-            own = track.velocity[0] * frame.normal[0] + track.velocity[1] * frame.normal[1]
-            if abs(own) < 0.25 * abs(flow_s):
-                own = 0.0
-            if own == 0.0 or (own * flow_s > 0.0 and abs(own - flow_s) <= 0.5 * abs(flow_s)):
-                predictions.insert(0, (s_last + own * elapsed,
-                                       max(0.5 * length, 0.5 * abs(own) * elapsed)))
-        return Expected(s_last=s_last, predictions=tuple(predictions), length=length,
-                        height=frame.height(track.box), whole=frame.whole(track.box))
 
     def _merge_duplicates(self, tracks: List[Track], t: float) -> List[Track]:
         """Keep one track where two stand in one place: one vehicle, followed twice."""
@@ -601,12 +596,21 @@ class Tracker:
             return None
         return self._count(track, step[0], step[1], t)
 
+    def _faces_against(self, track: Track, u: float, h: float) -> bool:
+        """Return True when a track's mean lamp cue points against its lane's heading."""
+        way = self._lane_map.heading(u, h)
+        if way is None or len(track.cues) < 2:
+            return False
+        return way * sum(track.cues) / len(track.cues) < -_GHOST_CUE
+
     def _count(self, track: Track, before: Point, after: Point,
                t: float) -> Optional[LineCrossing]:
         # Backwards across the line a track has only jumped to the vehicle behind (an
         # alias): no count, now or later, for the vehicle it follows has its own track.
-        if self._against(*self._frame.lane(track.box),
-                         (after[0] - before[0], after[1] - before[1])):
+        # A track whose lamps face against its lane at night follows no vehicle at all.
+        lane = self._frame.lane(track.box)
+        if self._against(*lane, (after[0] - before[0], after[1] - before[1])) \
+                or (self._night and self._faces_against(track, *lane)):
             track.counted = 'against'
             return None
         if self._vertical:

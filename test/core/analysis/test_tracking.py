@@ -444,6 +444,30 @@ def test_with_lamps_lit_weak_boxes_alone_start_nothing():
     assert tracker.counts == {'left_to_right': 2, 'right_to_left': 0}
 
 
+def _lamp_lit_lane(last_cue, *, night):
+    """Three cars whose lamps lead (cue +0.5), then one box whose whiter end trails."""
+    tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
+    t = 0
+    for cue in (0.5, 0.5, 0.5, last_cue):
+        for step in range(10):
+            tracker.update([(100.0 + 150.0 * step, 300.0, 120.0, 40.0)], t=float(t),
+                           frame_size=(1600, 720), headings=[cue], night=night)
+            t += 1
+    return tracker.counts['left_to_right']
+
+
+def test_at_night_a_track_whose_lamps_face_against_its_lane_is_not_counted():
+    # At night a box is its lamps: one whose red end leads spans the tail lamps of one
+    # vehicle and the head lamps of the one behind, and follows no vehicle.
+    assert _lamp_lit_lane(-0.5, night=True) == 3
+    assert _lamp_lit_lane(0.5, night=True) == 4
+
+
+def test_at_dusk_the_lamp_cue_decides_no_count():
+    # With the bodies in view a vehicle's cue is weak and falls either side.
+    assert _lamp_lit_lane(-0.5, night=False) == 4
+
+
 def _car_behind_a_lorry(*, lorry_at_the_line):
     """Run a far-lane car at 150 px/s, seen until just before the line; count crossings."""
     tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
