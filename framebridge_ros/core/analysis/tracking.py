@@ -69,11 +69,10 @@ night (``night`` True: the boxes are lamps) a track whose lamp cues, two or more
 against its lane's heading by more than ``_GHOST_CUE`` on average is not counted: a
 vehicle's head lamps lead, and a box whose whiter end trails spans the tail lamps of
 one vehicle and the head lamps of the one behind. Not at dusk, where a vehicle's cue
-is weak beside its visible body and falls either side. A
-track that loses its vehicle just before the
-line is linked, in a second pass, to a new detection just past it in its lane
-(:func:`.late_links.link_across_line`). A detection under the confidence threshold
-(``confident`` False) may continue a track whose predicted box it overlaps
+is weak beside its visible body and falls either side. A track that loses its vehicle
+just before the line is linked, in a second pass, to a new detection just past it in
+its lane (:func:`.late_links.link_across_line`). A detection under the confidence
+threshold (``confident`` False) may continue a track whose predicted box it overlaps
 (:func:`.late_links.continue_with_weak`, ByteTrack's second association). By day (no
 lamp headings given) one that no track takes starts a tentative track
 (:func:`.late_links.start_tentative`): a vehicle half hidden for its whole passage
@@ -81,9 +80,10 @@ scores low in every frame. It is continued as a weak box continues a track (its
 predicted box, by its lane's flow after one sighting, must overlap the next box),
 dies at its first miss, teaches the lanes nothing, and is neither published nor
 counted before ``CONFIRM_HITS`` (:mod:`.track`, 3) observations in a row; a crossing
-made before that counts then. Glare on the road does not move with its lane. At dusk and night weak
-boxes start nothing: glare between nose-to-tail lamps moves with the traffic (on the
-tuning seeds 1032-1063 it cost night dense 6.3 -> 8.0 %, dusk dense 3.6 -> 5.7 %).
+made before that counts then. Glare on the road does not move with its lane. At dusk
+and night weak boxes start nothing: glare between nose-to-tail lamps moves with the
+traffic (on the tuning seeds 1032-1063 it cost night dense 6.3 -> 8.0 %, dusk dense
+3.6 -> 5.7 %).
 A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
 detection does not split it. A track that still owes its crossing (seen at least twice,
 not counted, and heading for the line: a step of its lane's flow takes it across or
@@ -341,11 +341,14 @@ class Tracker:
                  if cue is not None and self._frame.whole(b)], t)
         lane_pairs, lane_tracks, lane_boxes = self._match_lanes(boxes, features, t, self._frame)
 
+        def note_cue(i: int, track: Track) -> None:
+            if headings is not None and headings[i] is not None:
+                track.cues.append(headings[i] * self._frame.normal[0])  # along s, as lanes
+
         def accept(i: int, track: Track) -> None:
             used_tracks.add(id(track))
             ids[i] = track.track_id
-            if headings is not None and headings[i] is not None:
-                track.cues.append(headings[i] * self._frame.normal[0])
+            note_cue(i, track)
             crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
             if crossing is not None:
                 crossings.append(crossing)
@@ -426,8 +429,7 @@ class Tracker:
             if ids[i] is None:
                 track = Track(track_id=next(self._ids), box=box, first_t=t, last_t=t,
                               feature=features[i])
-                if headings is not None and headings[i] is not None:
-                    track.cues.append(headings[i] * self._frame.normal[0])
+                note_cue(i, track)
                 survivors.append(track)
                 ids[i] = track.track_id
         if headings is None:  # by day: see the module docstring
