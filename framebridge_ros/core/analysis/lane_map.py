@@ -38,11 +38,11 @@ __all__ = ['LaneMap']
 
 _SPREAD = 0.1  # a ground point's spread, as a share of its box's height
 _MIN_SHARE = 3.0  # a lane needs the density of this many detections on one line
-# A lane's heading by its lamps (:mod:`.heading`) needs this many boxes, their mean
-# this far from zero and that many standard errors: by day, with no lamps lit, the cue
-# is noise around zero; at dusk and night a lane's mean is 0.2 to 0.45.
+# A lane's heading by its lamps (:mod:`.heading`) needs this many boxes and their mean
+# that many standard errors from zero: by day, with no lamps lit, the cue is noise
+# around zero; at dusk and night a lane's mean is 0.2 to 0.45, and at dusk in dense
+# traffic as little as 0.09, however many boxes say so (docs/ANALYSIS.md, "Session 11").
 _MIN_HEADINGS = 12
-_HEADING_MARGIN = 0.1
 _HEADING_ERRORS = 4.0
 
 
@@ -76,7 +76,7 @@ class LaneMap:
             return None
         mean = float(cues.mean())
         error = float(cues.std()) / np.sqrt(len(cues))
-        if abs(mean) < max(_HEADING_MARGIN, _HEADING_ERRORS * error):
+        if abs(mean) < _HEADING_ERRORS * error or mean == 0.0:
             return None
         return 1 if mean > 0.0 else -1
 
