@@ -196,7 +196,7 @@ def counting_bound(*, name: str, clips: int, frames: int, regimes=REGIMES) -> Di
     The bound the counting can reach with these clips: what is left is the tracker's
     (association at 1 fps, lane flows), not the detector's. Boxes at least 30 % visible
     are given, with their appearance descriptors and, at dusk and night, their lamp
-    headings, as the analyser gives them.
+    headings (and at night the night flag), as the analyser gives them.
     """
     out = {}
     for light, traffic in regimes:
@@ -214,7 +214,8 @@ def counting_bound(*, name: str, clips: int, frames: int, regimes=REGIMES) -> Di
                 tracker.update(boxes, t=float(i), frame_size=(width, height),
                                features=[appearance(image, b) for b in boxes],
                                headings=[lamp_heading(image, b) for b in boxes]
-                               if lit else None)
+                               if lit else None,
+                               night=truth['sky']['condition'] == 'night')
                 if i == WARMUP:
                     start_truth, start_found = dict(truth['crossings']), dict(tracker.counts)
             for direction, count in truth['crossings'].items():
