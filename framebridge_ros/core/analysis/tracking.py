@@ -339,7 +339,11 @@ class Tracker:
                 [self._frame.lane(b) + (cue * self._frame.normal[0],)
                  for b, cue in zip(boxes, headings)
                  if cue is not None and self._frame.whole(b)], t)
-        lane_pairs, lane_tracks, lane_boxes = self._match_lanes(boxes, features, t, self._frame)
+        # Tentative tracks take only what the confirmed ones leave (the late passes).
+        confirmed = self.tracks
+        tentative = [tr for tr in self._tracks if tr.tentative]
+        lane_pairs, lane_tracks, lane_boxes = self._match_lanes(confirmed, boxes, features, t,
+                                                                self._frame)
 
         def note_cue(i: int, track: Track) -> None:
             if headings is not None and headings[i] is not None:
@@ -357,9 +361,8 @@ class Tracker:
             accept(i, track)
         # Tracks with a velocity are matched first: their predictions are the sharpest.
         candidates: List[Tuple[float, int, Track]] = []
-        for track in self._tracks:
-            if id(track) in lane_tracks or track.misses > self._max_missed \
-                    or track.tentative:
+        for track in confirmed:
+            if id(track) in lane_tracks or track.misses > self._max_missed:
                 continue
             predicted, gate, guided = self._gate_and_prediction(track, t, max(width, height))
             rank = 0.0 if track.velocity is not None else 10.0
@@ -384,8 +387,7 @@ class Tracker:
             if id(track) in used_tracks or ids[i] is not None:
                 continue
             accept(i, track)
-        unmatched = [tr for tr in self._tracks
-                     if id(tr) not in used_tracks and not tr.tentative]
+        unmatched = [tr for tr in confirmed if id(tr) not in used_tracks]
         for i, track in link_across_line(
                 unmatched, boxes, [i for i in range(len(boxes)) if ids[i] is None], t=t,
                 line=(line_a, line_b), frame=self._frame, lane_flow=self._lane_flow,
@@ -403,7 +405,7 @@ class Tracker:
                 crossings.append(crossing)
         for pool in ((boxes, features, ids), (weak_boxes, weak_features, weak_ids)):
             for i, track in continue_tentative(
-                    [tr for tr in self._tracks if tr.tentative and id(tr) not in used_tracks],
+                    [tr for tr in tentative if id(tr) not in used_tracks],
                     *pool, predict=lambda tr: self._gate_and_prediction(
                         tr, t, max(width, height)), cost=self._cost):
                 used_tracks.add(id(track))
@@ -447,16 +449,16 @@ class Tracker:
             every_id[i] = None if track_id in unsure else track_id
         return every_id, crossings
 
-    def _match_lanes(self, boxes: Sequence[Box], features: Sequence[Optional[np.ndarray]],
-                     t: float, frame: LaneFrame) -> Tuple[List[Tuple[int, Track]], set, set]:
+    def _match_lanes(self, tracks: Sequence[Track], boxes: Sequence[Box],
+                     features: Sequence[Optional[np.ndarray]], t: float,
+                     frame: LaneFrame) -> Tuple[List[Tuple[int, Track]], set, set]:
         """
         Pair tracks and detections lane by lane, order kept, where a lane's flow is known.
 
         Returns the pairs (detection index, track), and the tracks (by id) and the
         detection indices that were decided here; the greedy pass takes the rest.
         """
-        live = [tr for tr in self._tracks
-                if tr.misses <= self._max_missed and not tr.tentative]
+        live = [tr for tr in tracks if tr.misses <= self._max_missed]
         every = [tr.box for tr in live] + list(boxes)
         positions = [frame.position(box) for box in every]
         pairs: List[Tuple[int, Track]] = []
