@@ -43,7 +43,9 @@ vehicles/detections schema (version 1), one JSON object per analysed frame::
     frame_id         header.frame_id of the source frame
     image_size       [width, height] of the analysed image, pixels
     backend          learned | motion | dnn | imx500
-    status           ok | warming_up | lighting_change
+    status           ok | warming_up | lighting_change (motion) | no_information (imx500:
+                     the frame's metadata gave no boxes, or came more than
+                     METADATA_WAIT_S after its image)
     sky_condition    the last sky/condition label, or null
     threshold        confidence threshold applied (adaptive to the sky, in [0.1, 0.9])
     detections       [{"box": [x, y, w, h] in pixels of image_size, "class": str,
@@ -64,7 +66,7 @@ activate subscribes; deactivate unsubscribes; cleanup releases everything.
 
 import json
 import time
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from framebridge_ros.core.analysis.analyzer import detector_health, VehicleAnalyzer
 from framebridge_ros.core.analysis.detections_schema import detections_message
@@ -81,6 +83,7 @@ from framebridge_ros.core.params import ParamSpec
 from framebridge_ros.nodes.base import ManagedNode
 from framebridge_ros.ros_glue import (
     frame_qos, image_to_msg, latched_qos, publish_unless_stopping, run_node, sensor_qos)
+import numpy as np
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -139,6 +142,10 @@ DETECTOR_PARAMS += (
               'Counting line x1, y1, x2, y2, normalised.', parse=parse_line),
 )
 _CORE_LOGGERS = ('framebridge.vehicles',)
+# imx500: how long a frame waits for its own metadata (its boxes) when the image arrives
+# first. The provider publishes both at once, but two topics promise no order between
+# them; past this, the frame is analysed as one without information.
+METADATA_WAIT_S = 0.5
 
 
 class VehicleDetector(ManagedNode):
@@ -153,6 +160,10 @@ class VehicleDetector(ManagedNode):
         self._latest_camera: Optional[dict] = None
         self.frames_analysed = 0
         self.frames_without_metadata = 0
+        # imx500: the one frame whose image came before its metadata (Image, view,
+        # capture time, monotonic time it arrived).
+        self._waiting: Optional[Tuple[Image, np.ndarray, float, float]] = None
+        self.create_timer(0.1, self._flush_overdue)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -207,8 +218,13 @@ class VehicleDetector(ManagedNode):
         self.get_logger().info('analysing frames')
         return result
 
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._waiting = None
+        return super().on_deactivate(state)
+
     def release(self) -> None:
         super().release()
+        self._waiting = None
         self._detections_pub = self._annotated_pub = None
         self._analyzer = None
         self._latest_camera = None
@@ -219,6 +235,16 @@ class VehicleDetector(ManagedNode):
         metadata = self.remember_metadata(message)
         if metadata is not None and isinstance(metadata.get('camera'), dict):
             self._latest_camera = metadata
+        waiting = self._waiting
+        if waiting is not None and self.metadata_for(waiting[2]) is not None:
+            self._waiting = None
+            self._analyse(*waiting[:3])
+
+    def _flush_overdue(self) -> None:
+        waiting = self._waiting
+        if waiting is not None and time.monotonic() - waiting[3] > METADATA_WAIT_S:
+            self._waiting = None
+            self._analyse(*waiting[:3])
 
     def _frame_metadata(self, capture_time: float) -> Optional[dict]:
         """
@@ -244,15 +270,27 @@ class VehicleDetector(ManagedNode):
         self._sky_condition = condition if isinstance(condition, str) else None
 
     def _on_image(self, message: Image) -> None:
-        analyzer, publisher = self._analyzer, self._detections_pub
-        annotated = self._annotated_pub
-        if analyzer is None or publisher is None:
+        if self._analyzer is None or self._detections_pub is None:
             return
         p = self.params
         received = self.receive_frame(message, max_age_s=p['max_age_s'])
         if received is None:
             return
         image, capture_time = received
+        if p['backend'] == 'imx500' and self.metadata_for(capture_time) is None:
+            earlier, self._waiting = self._waiting, (message, image, capture_time,
+                                                     time.monotonic())
+            if earlier is not None:  # its metadata is later than the next frame: lost
+                self._analyse(*earlier[:3])
+            return
+        self._analyse(message, image, capture_time)
+
+    def _analyse(self, message: Image, image: np.ndarray, capture_time: float) -> None:
+        analyzer, publisher = self._analyzer, self._detections_pub
+        annotated = self._annotated_pub
+        if analyzer is None or publisher is None:
+            return
+        p = self.params
         analyzer.sky_condition = self._sky_condition
         analysis = analyzer.analyze(image, t=capture_time,
                                     metadata=self._frame_metadata(capture_time))

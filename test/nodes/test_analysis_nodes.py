@@ -171,6 +171,28 @@ def test_imx500_boxes_come_from_the_frames_metadata(graph):
         ([160, 240, 160, 120], 'car', 0.9)]
 
 
+def test_an_imx500_frame_that_arrives_before_its_metadata_waits_for_it(graph):
+    detector, camera, collector = graph(VehicleDetector, backend='imx500',
+                                        topics=[(DETECTIONS, String, RELIABLE)])
+    # Two topics keep no order between them: the image may come first.
+    capture_time = time.time() - 1.0
+    camera.frame(np.zeros((480, 640, 3), np.uint8), capture_time)
+    wait_for(lambda: detector._waiting is not None, timeout_s=10, what='the frame waiting')
+    boxes = [{'box': [0.25, 0.5, 0.25, 0.25], 'score': 0.9, 'class': 'car'}]
+    camera.metadata.publish(String(data=json.dumps(
+        {'capture_time': capture_time, 'detections': boxes})))
+    wait_for(lambda: collector.count(DETECTIONS) == 1, timeout_s=10, what='result')
+    result = _detections(collector)[0]
+    assert result['status'] == 'ok' and detector.frames_without_metadata == 0
+    assert [d['box'] for d in result['detections']] == [[160, 240, 160, 120]]
+    # Metadata that never comes: the frame is still reported, as one without information.
+    camera.frame(np.zeros((480, 640, 3), np.uint8), capture_time + 1.0)
+    wait_for(lambda: collector.count(DETECTIONS) == 2, timeout_s=10, what='second result')
+    result = _detections(collector)[1]
+    assert result['status'] == 'no_information' and result['detections'] == []
+    assert detector.frames_without_metadata == 1
+
+
 def test_motion_backend_gets_each_frames_camera_lux(graph):
     # A mid-grey road is daylight by its pixels; only the frame's metadata (camera
     # Lux 5, matched by capture time) can tell the motion back-end it is night.

@@ -38,7 +38,7 @@ def detections_message(analysis: FrameAnalysis, *, stamp_sec: int, stamp_nanosec
         stamp            {"sec": int, "nanosec": int}: header.stamp of the source frame
         frame_id         header.frame_id of the source frame
         image_size       [width, height] of the analysed image, pixels
-        backend          motion | dnn | imx500
+        backend          learned | motion | dnn | imx500
         status           ok | warming_up | lighting_change (motion back-end) |
                          no_information (imx500: the camera gave no result)
         sky_condition    the latest sky/condition label, or null
