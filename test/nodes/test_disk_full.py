@@ -80,9 +80,13 @@ def _status(collector, name='host_capture: capture'):
     for array in reversed(arrays):
         for status in array.status:
             if status.name == name:
-                level = status.level[0] if isinstance(status.level, bytes) else status.level
-                return level, status.message, {pair.key: pair.value for pair in status.values}
+                return _level(status), status.message, {
+                    pair.key: pair.value for pair in status.values}
     return None, '', {}
+
+
+def _level(status):
+    return status.level[0] if isinstance(status.level, bytes) else status.level
 
 
 def _capture_values(collector):
@@ -124,10 +128,13 @@ def test_filling_disk_with_host_retention_off_keeps_frames_flowing(rclpy_context
         wait_for(lambda: collector.count(COMPRESSED) >= 1, timeout_s=20, what='a frame')
         started = time.time()
         # 12 s at ~3.5 MB/s is nearly twice the disk: the guard must have been at work.
-        wait_for(lambda: time.time() - started > 12 and host._capture.guard.stats.low_space
-                 and _capture_values(collector)[1].get('low_space') == 'True',
+        # Low space can last a moment only (the supervisor's emergency may lift it at
+        # once, between two reports), so the episode counter is what /diagnostics must
+        # show; WARN while it lasts is tested in test/core/volume/test_space_guard.py.
+        wait_for(lambda: time.time() - started > 12 and host._capture.guard.stats.episodes
+                 and int(_capture_values(collector)[1].get('low_space_episodes', 0)) >= 1,
                  timeout_s=40, what='12 s of filling and the guard on /diagnostics')
-        level, values = _capture_values(collector)
+        values = _capture_values(collector)[1]
         # How often the supervisor's emergency ran is printed, not asserted: the guard's
         # margin can lift free space over its threshold between its checks (the keep-up
         # rule is tested in test/core/supervision/test_cleanup.py, measured in bench/).
@@ -145,7 +152,8 @@ def test_filling_disk_with_host_retention_off_keeps_frames_flowing(rclpy_context
     assert lowest > 0, 'the disk must never fill completely'
     assert guard.frames_discarded == 0 and stats.errors == 0, stats.last_error
     assert gap <= 2.0
-    assert level == WARN and int(values['frames_removed_for_space']) > 0
+    assert int(values['low_space_episodes']) >= 1
+    assert int(values['frames_removed_for_space']) > 0
 
 
 def _digest(path):

@@ -282,6 +282,9 @@ def test_diagnostics_levels_fine_stale_low_disk_and_node_down(graph, volume, tmp
                  and graph.values(node).get('output_per_min', '-') != '-',
                  timeout_s=30, what='all fine, with the output rate of the provider known')
         samples['healthy'] = [_show(graph.latest(node)), _show(graph.latest(vol))]
+        # supervisor/status follows its /diagnostics by a moment: wait for it.
+        wait_for(lambda: json.loads(graph.diagnostics.last('/supervisor/status').data)[
+            'level'] == 'OK', timeout_s=5, what='supervisor/status OK')
         status = json.loads(graph.diagnostics.last('/supervisor/status').data)
         assert status['level'] == 'OK' and status['all_active']
 

@@ -18,7 +18,8 @@ import logging
 import time
 
 from framebridge_ros.core.cameras.factory import make_backend
-from framebridge_ros.core.capture import HostCapture
+from framebridge_ros.core.capture import CaptureStats, HostCapture
+from framebridge_ros.core.health import capture_health, Level
 from framebridge_ros.core.volume.layout import list_frames_sorted, VolumeLayout
 from framebridge_ros.core.volume.space_guard import SpaceGuard
 from framebridge_testing import encode, test_image, write_frame
@@ -34,6 +35,14 @@ def disk(tmp_path):
         layout = VolumeLayout.at(directory)
         layout.ensure()
         yield layout
+
+
+def _capture_level(guard):
+    """Return the capture's health level with this guard, frames landing on time."""
+    now = time.time()
+    stats = CaptureStats(last_capture_time=now - 0.5)
+    return capture_health(stats, now=now, interval_s=1.0, started_at=now - 60.0,
+                          source='simulated', space=guard.stats).level
 
 
 def _frames(layout, count, *, first=0, where='live'):
@@ -75,10 +84,11 @@ def test_guard_deletes_our_oldest_frames_processed_first_and_logs_once(disk, cap
     assert guard.stats.low_space and guard.stats.episodes == 1
     assert guard.stats.frames_removed == len(archived) - len(remaining)
     assert len(_guard_lines(caplog)) == 1 and 'low space' in _guard_lines(caplog)[0].message
+    assert _capture_level(guard) == Level.WARN  # on /diagnostics while it lasts
 
     (disk.root / 'other.bin').unlink()  # space comes back: one line to say so
     assert guard.make_room(100_000) and guard.make_room(100_000)
-    assert not guard.stats.low_space
+    assert not guard.stats.low_space and _capture_level(guard) == Level.OK
     assert len(_guard_lines(caplog)) == 2 and 'space back' in _guard_lines(caplog)[1].message
     assert guard.stats.last_episode.endswith('discarded 0 frame(s)')
 
