@@ -23,7 +23,7 @@ Subscribes:
                           back-end, the boxes computed on the sensor for imx500
     sky/condition         std_msgs/String, latched: the sky label moves the threshold,
                           and at dusk and night lets each lane learn its heading from
-                          its vehicles' lamps (docs/ANALYSIS.md, "Session 7")
+                          its vehicles' lamps (docs/ANALYSIS_HISTORY.md, "Session 7")
 
 Publishes:
 

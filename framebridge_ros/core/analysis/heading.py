@@ -25,7 +25,7 @@ lane learned a heading from its vehicles' shape instead of their lamps. A lone b
 (a halo, a street lamp, a nearer vehicle's beam); a lane's many boxes say which way
 it flows without looking at motion, so a queue that moves about one gap a frame, whose
 motion aliases, cannot fool it. By day, with no lamps lit, the ends look alike and the
-cue stays near zero (docs/ANALYSIS.md, "Session 7").
+cue stays near zero (docs/ANALYSIS_HISTORY.md, "Session 7").
 """
 
 from typing import Optional, Sequence

@@ -41,7 +41,8 @@ _MIN_SHARE = 3.0  # a lane needs the density of this many detections on one line
 # A lane's heading by its lamps (:mod:`.heading`) needs this many boxes and their mean
 # that many standard errors from zero: by day, with no lamps lit, the cue is noise
 # around zero; at dusk and night a lane's mean is 0.2 to 0.45, and at dusk in dense
-# traffic as little as 0.09, however many boxes say so (docs/ANALYSIS.md, "Session 11").
+# traffic as little as 0.09, however many boxes say so (docs/ANALYSIS_HISTORY.md,
+# "Session 11").
 _MIN_HEADINGS = 12
 _HEADING_ERRORS = 4.0
 

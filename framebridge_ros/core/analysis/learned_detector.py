@@ -49,7 +49,7 @@ __all__ = [
 # The network was trained on frames scaled to TRAINING_WIDTH, with scale augmentation of
 # 0.75 to 1.3 on top; it runs at 1.25x that, inside the trained range, so a far vehicle
 # covers more output cells: on the tuning seeds, the same network's night dense recall
-# went from 0.83 at 512 to 0.88 at 640 (docs/ANALYSIS.md, "Learned back-end").
+# went from 0.83 at 512 to 0.88 at 640 (docs/ANALYSIS_HISTORY.md, session 5).
 TRAINING_WIDTH = 512
 PROCESS_WIDTH = 640
 STRIDE = 4
