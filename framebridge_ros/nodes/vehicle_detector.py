@@ -66,7 +66,7 @@ activate subscribes; deactivate unsubscribes; cleanup releases everything.
 
 import json
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, NamedTuple, Optional
 
 from framebridge_ros.core.analysis.analyzer import detector_health, VehicleAnalyzer
 from framebridge_ros.core.analysis.detections_schema import detections_message
@@ -148,6 +148,15 @@ _CORE_LOGGERS = ('framebridge.vehicles',)
 METADATA_WAIT_S = 0.5
 
 
+class _Waiting(NamedTuple):
+    """An imx500 frame whose image came before its metadata."""
+
+    message: Image
+    image: np.ndarray
+    capture_time: float
+    since: float  # time.monotonic() when it came
+
+
 class VehicleDetector(ManagedNode):
     """Detects, tracks and counts vehicles; see the module docstring."""
 
@@ -160,9 +169,7 @@ class VehicleDetector(ManagedNode):
         self._latest_camera: Optional[dict] = None
         self.frames_analysed = 0
         self.frames_without_metadata = 0
-        # imx500: the one frame whose image came before its metadata (Image, view,
-        # capture time, monotonic time it arrived).
-        self._waiting: Optional[Tuple[Image, np.ndarray, float, float]] = None
+        self._waiting: Optional[_Waiting] = None  # imx500: one frame at most
         self.create_timer(0.1, self._flush_overdue)
 
     # --- lifecycle ------------------------------------------------------------------
@@ -236,13 +243,13 @@ class VehicleDetector(ManagedNode):
         if metadata is not None and isinstance(metadata.get('camera'), dict):
             self._latest_camera = metadata
         waiting = self._waiting
-        if waiting is not None and self.metadata_for(waiting[2]) is not None:
+        if waiting is not None and self.metadata_for(waiting.capture_time) is not None:
             self._waiting = None
             self._analyse(*waiting[:3])
 
     def _flush_overdue(self) -> None:
         waiting = self._waiting
-        if waiting is not None and time.monotonic() - waiting[3] > METADATA_WAIT_S:
+        if waiting is not None and time.monotonic() - waiting.since > METADATA_WAIT_S:
             self._waiting = None
             self._analyse(*waiting[:3])
 
@@ -278,8 +285,8 @@ class VehicleDetector(ManagedNode):
             return
         image, capture_time = received
         if p['backend'] == 'imx500' and self.metadata_for(capture_time) is None:
-            earlier, self._waiting = self._waiting, (message, image, capture_time,
-                                                     time.monotonic())
+            earlier = self._waiting
+            self._waiting = _Waiting(message, image, capture_time, time.monotonic())
             if earlier is not None:  # its metadata is later than the next frame: lost
                 self._analyse(*earlier[:3])
             return
