@@ -42,7 +42,7 @@ from sensor_msgs.msg import CompressedImage
 from small_disk import free_bytes, MIB, tmpfs
 
 COMPRESSED = 'camera/image_raw/compressed'
-WARN, ERROR = 1, 2  # diagnostic_msgs/DiagnosticStatus levels
+ERROR = 2  # diagnostic_msgs/DiagnosticStatus level
 
 
 def _parameters(**values):
@@ -80,18 +80,13 @@ def _status(collector, name='host_capture: capture'):
     for array in reversed(arrays):
         for status in array.status:
             if status.name == name:
-                return _level(status), status.message, {
-                    pair.key: pair.value for pair in status.values}
+                level = status.level[0] if isinstance(status.level, bytes) else status.level
+                return level, status.message, {pair.key: pair.value for pair in status.values}
     return None, '', {}
 
 
-def _level(status):
-    return status.level[0] if isinstance(status.level, bytes) else status.level
-
-
 def _capture_values(collector):
-    level, _, values = _status(collector)
-    return level, values
+    return _status(collector)[2]
 
 
 def _supervisor(context, disk, **params):
@@ -132,9 +127,9 @@ def test_filling_disk_with_host_retention_off_keeps_frames_flowing(rclpy_context
         # once, between two reports), so the episode counter is what /diagnostics must
         # show; WARN while it lasts is tested in test/core/volume/test_space_guard.py.
         wait_for(lambda: time.time() - started > 12 and host._capture.guard.stats.episodes
-                 and int(_capture_values(collector)[1].get('low_space_episodes', 0)) >= 1,
+                 and int(_capture_values(collector).get('low_space_episodes', 0)) >= 1,
                  timeout_s=40, what='12 s of filling and the guard on /diagnostics')
-        values = _capture_values(collector)[1]
+        values = _capture_values(collector)
         # How often the supervisor's emergency ran is printed, not asserted: the guard's
         # margin can lift free space over its threshold between its checks (the keep-up
         # rule is tested in test/core/supervision/test_cleanup.py, measured in bench/).
