@@ -464,7 +464,7 @@ def _gone(pid):
     try:
         with open(f'/proc/{pid}/stat') as stream:
             return stream.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # reaped before or during the read
         return True
 
 
