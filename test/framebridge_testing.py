@@ -51,12 +51,18 @@ def clean_shared_memory() -> Optional[str]:
 
 
 def wait_for(predicate: Callable[[], bool], *, timeout_s: float, what: str,
-             poll_s: float = 0.005) -> None:
-    """Wait until predicate() is true; fail the test at the deadline, naming what."""
+             poll_s: float = 0.005, state: Optional[Callable[[], str]] = None) -> None:
+    """
+    Wait until predicate() is true; fail the test at the deadline, naming what.
+
+    state, when given, says at the deadline what the waited-on thing looked like, so a
+    rare failure can be read from its log.
+    """
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
-            pytest.fail(f'timed out after {timeout_s} s waiting for {what}')
+            seen = f' ({state()})' if state is not None else ''
+            pytest.fail(f'timed out after {timeout_s} s waiting for {what}{seen}')
         time.sleep(poll_s)
 
 

@@ -241,6 +241,14 @@ def test_node_forced_into_error_is_restarted_with_backoff(graph, tmp_path):
              what='OK once active')
 
 
+def _record_state(record, now: float) -> str:
+    """The supervisor's view of a node, for a failure message (now: wall clock, as it uses)."""
+    return (f'state {record.state}, desired {record.desired}, busy {record.busy}, '
+            f'restarts {record.restarts}/{record.failed_restarts} failed, counter '
+            f'{record.output.key or "-"}={record.output.last_value}, idle '
+            f'{record.output.idle_s(now)}, last_error {record.last_error!r}')
+
+
 def test_node_that_stops_producing_while_frames_land_is_restarted(graph, volume, tmp_path):
     attempts = tmp_path / 'attempts.log'
     graph.start_fixture('fixture_stall', count_hz=10.0, stall_after_s=1.0,
@@ -252,7 +260,8 @@ def test_node_that_stops_producing_while_frames_land_is_restarted(graph, volume,
         record = supervisor.records['fixture_stall']
         wait_for(lambda: record.state == 'active', timeout_s=30, what='fixture active')
         activated = time.monotonic()
-        wait_for(lambda: record.restarts == 1, timeout_s=15, what='restart after the stall')
+        wait_for(lambda: record.restarts == 1, timeout_s=15, what='restart after the stall',
+                 state=lambda: _record_state(record, time.time()))
         print(f'\nstall: counter stops 1.0 s after activation, restart '
               f'{time.monotonic() - activated - 1.0:.2f} s later (output_stall_s 1.5)')
         assert record.last_restart_reason.startswith('stopped producing: frames_published')

@@ -17,88 +17,41 @@ Track detections across frames and count counting-line crossings per direction.
 
 Built for a fixed camera at about one frame per second: between two frames a vehicle
 moves one to three of its own lengths, so the boxes of one vehicle in consecutive
-frames usually do not overlap and a plain IoU tracker loses it. Each track therefore
-predicts where its vehicle is now from its own velocity (constant velocity), or, for a
-track seen only once, from the velocity that earlier tracks had in its lane (a lane's
-flow: traffic in one lane moves the same way at similar speeds). A lane is the line
-its vehicles' wheels touch: boxes whose ground points (bottom centres) lie within 0.3
-of the taller one's height along the counting line (:func:`.lane_order.same_lane`),
-whatever their size; box centres would not do, because a bus's centre lies a car's
-height above a car's in the same lane, about where the next lane's cars are.
-Detections are matched greedily by cost inside gates on position, height and size:
+frames usually do not overlap and a plain IoU tracker loses it. Each track predicts
+where its vehicle is now from its own velocity, or, seen only once, from its lane's
+flow (the velocity earlier tracks in its lane had). A lane is the line its vehicles'
+wheels touch: boxes whose ground points (bottom centres) lie within 0.3 of the taller
+one's height along the counting line (:func:`.lane_order.same_lane`), whatever their
+size.
 
-- cost ``1 - IoU`` when the predicted box overlaps the detection, else
-  ``1 + distance / gate`` (so overlap always wins);
-- a detection must lie within ``gate`` of the predicted centre, where ``gate`` is half
-  the track's expected displacement (at least half its width) for a track with a
-  velocity of its own, the whole expected displacement for a track predicted from its
-  lane's flow (speeds in a lane differ by up to 2x), and ``max_speed_frac`` of the
-  image's larger side per second for a track with neither;
-- the box heights may differ by at most ``max_height_ratio`` (a vehicle's height does
-  not change when the frame edge clips its length), and the offset from the predicted
-  centre along the counting line by at most half the boxes' extent in that direction
-  (vehicles keep their lane, and lanes run across the counting line);
-- when appearance descriptors are given (:func:`appearance`), the Bhattacharyya
-  distance of the colour histograms adds ``appearance_weight`` x distance to the cost
-  and must stay below ``max_appearance_distance``: in dense traffic at 1 fps the car
-  behind often stands where the car ahead stood a frame before, and colour tells them
-  apart where position cannot.
+One frame, in order:
 
-A track seen only once, in a lane with no flow learned yet, is not matched in a frame
-where two detections fit its gate and neither stands where it was (IoU > 0.7): in dense
-traffic at 1 fps the best fit is as likely the vehicle behind, and a wrong first
-velocity would teach the whole lane a wrong flow. A lane that only ever carries dense
-traffic learns its flow from displacement votes instead (:mod:`.lane_votes`):
-every detection of the last frame votes its displacement to every detection of this
-frame in its lane, and the lane's true displacement piles up while the wrong pairs
-spread, because gaps vary and a lane's speed does not. A lane that carries traffic
-but has learned no flow either way is listed by :meth:`Tracker.lanes`. Where the votes
-know a lane's flow, a track whose own velocity disagrees with it by more than half of
-it is predicted with the flow instead (wide gate): its own step was most likely an
-alias (the vehicle behind moved into the place of the one ahead, so the track "stood
-still" and would hop from vehicle to vehicle, none of them ever crossing the line).
-Where a lane's flow is known, its tracks and detections are paired by the lane-order
-assignment instead (:mod:`.lane_order`: vehicles in a lane keep their order, so one
-miss costs one skip), under the flow whose assignment is cheapest: the known one, or,
-when that does not explain the frame, another peak of the votes (an alias of dense
-traffic brings vehicles in at the downstream edge and changes their sizes). Greedy
-matching takes the lanes with no flow. At dusk and night, when given lamp headings
-(:mod:`.heading`), each lane learns which way it heads from its vehicles' lamps, which
-do not alias as motion does: votes, flows and crossings against it are left out. At
-night (``night`` True: the boxes are lamps) a track whose lamp cues, two or more, point
-against its lane's heading by more than ``_GHOST_CUE`` on average is not counted: a
-vehicle's head lamps lead, and a box whose whiter end trails spans the tail lamps of
-one vehicle and the head lamps of the one behind. Not at dusk, where a vehicle's cue
-is weak beside its visible body and falls either side. A track that loses its vehicle
-just before the line is linked, in a second pass, to a new detection just past it in
-its lane (:func:`.late_links.link_across_line`). A detection under the confidence
-threshold (``confident`` False) may continue a track whose predicted box it overlaps
-(:func:`.late_links.continue_with_weak`, ByteTrack's second association). By day (no
-lamp headings given) one that no track takes starts a tentative track
-(:func:`.late_links.start_tentative`): a vehicle half hidden for its whole passage
-scores low in every frame. It is continued as a weak box continues a track (its
-predicted box, by its lane's flow after one sighting, must overlap the next box),
-dies at its first miss, teaches the lanes nothing, and is neither published nor
-counted before ``CONFIRM_HITS`` (:mod:`.track`, 3) observations in a row; a crossing
-made before that counts then. Glare on the road does not move with its lane. At dusk
-and night weak boxes start nothing: glare between nose-to-tail lamps moves with the
-traffic (on the tuning seeds 1032-1063 it cost night dense 6.3 -> 8.0 %, dusk dense
-3.6 -> 5.7 %).
-A track missed for up to ``max_missed`` frames coasts on its prediction, so one missed
-detection does not split it. A track that still owes its crossing (seen at least twice,
-not counted, and heading for the line: a step of its lane's flow takes it across or
-nearer) coasts for up to ``_MAX_COAST`` frames, hidden behind a nearer vehicle as
-vehicles at the line often are; only the second pass, which links it across the line,
-may take it up again, so a coasting track never takes a detection that another track
-explains. Such a track that, by its own speed, would now stand behind a nearer
-vehicle's box, past the line, is counted there (:func:`.late_links.hidden_step`): it is
-hidden, not gone. Two tracks that stand in one place (boxes, or a coasting one's prediction,
-overlapping by IoU > 0.5) follow one vehicle: the one matched this frame, else the one
-seen more often, stays, and takes over the other's count. A crossing is counted when
-the bottom centre of a track's box (its ground point) moves across the counting line
-between two observations; a track counts at most once. Directions are named from the
-line's orientation: for a line that is more vertical than horizontal,
-``left_to_right`` / ``right_to_left``, else ``top_to_bottom`` / ``bottom_to_top``.
+- greedy matching by cost inside gates on position, height, offset along the line and
+  colour (:func:`appearance`; in dense traffic at 1 fps the car behind often stands
+  where the car ahead stood, and colour tells them apart where position cannot), for
+  lanes whose flow is not known; a track seen once, in a lane with no flow, waits for
+  a frame where only one detection fits;
+- the lane-order assignment (:mod:`.lane_order`) where a lane's flow is known:
+  vehicles in a lane keep their order, so one miss costs one skip; the flow comes from
+  confirmed tracks or from displacement votes (:mod:`.lane_votes`), which also teach a
+  lane that only ever carries dense traffic;
+- late links (:mod:`.late_links`): a track lost just before the line linked to a new
+  detection just past it; weak detections (``confident`` False) continuing tracks
+  (ByteTrack's second association); by day, tentative tracks of weak boxes confirmed
+  after ``CONFIRM_HITS`` (:mod:`.track`) observations in a row; a track hidden behind a
+  nearer vehicle's box past the line counted there;
+- tracks that stand in one place (IoU > 0.5) merged, the one matched this frame staying;
+- a crossing counted when a track's ground point moves across the counting line
+  between two observations, at most once per track. At dusk and night lamp headings
+  (:mod:`.heading`) teach each lane its direction, and at night a track whose lamps
+  face against its lane (it spans two vehicles' lamps) is not counted.
+
+A track that owes its crossing coasts up to ``_MAX_COAST`` frames (vehicles at the line
+are often hidden behind a nearer one), else ``max_missed``. A lane with traffic and no
+flow is listed by :meth:`Tracker.lanes`. Directions are named from the line:
+``left_to_right`` / ``right_to_left`` for a mostly vertical line, else
+``top_to_bottom`` / ``bottom_to_top``. The why of each rule, with the figures that
+chose it, is in docs/ANALYSIS.md ("Tracking and counting").
 """
 
 import itertools
