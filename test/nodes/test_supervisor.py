@@ -242,7 +242,7 @@ def test_node_forced_into_error_is_restarted_with_backoff(graph, tmp_path):
 
 
 def _record_state(record, now: float) -> str:
-    """The supervisor's view of a node, for a failure message (now: wall clock, as it uses)."""
+    """Describe the supervisor's view of a node for a failure message (now: wall clock)."""
     return (f'state {record.state}, desired {record.desired}, busy {record.busy}, '
             f'restarts {record.restarts}/{record.failed_restarts} failed, counter '
             f'{record.output.key or "-"}={record.output.last_value}, idle '
