@@ -71,6 +71,10 @@ def test_stuck_callbacks_make_the_process_exit(tmp_path):
 def test_a_healthy_node_is_left_running(tmp_path):
     process = _start(tmp_path / 'no_block', 0.5)
     try:
+        # Count from the first tick: on a loaded machine the start-up alone may take
+        # seconds (the watchdog is armed from the first callback on).
+        wait_for(lambda: process.stdout.readline().startswith('tick'), timeout_s=30,
+                 what='the first tick')
         ticks = 0
         deadline = time.monotonic() + 3.0  # six watchdog periods of callbacks running
         while time.monotonic() < deadline:
