@@ -39,7 +39,9 @@ One frame, in order:
   detection just past it; weak detections (``confident`` False) continuing tracks
   (ByteTrack's second association); by day, tentative tracks of weak boxes confirmed
   after ``CONFIRM_HITS`` (:mod:`.track`) observations in a row; a track hidden behind a
-  nearer vehicle's box past the line counted there;
+  nearer vehicle's box past the line counted there, and one first seen past it that
+  stood behind a nearer box before it (by day and dusk); a new box on a coasting
+  track's predicted place continues it;
 - tracks that stand in one place (IoU > 0.5) merged, the one matched this frame staying;
 - a crossing counted when a track's ground point moves across the counting line
   between two observations, at most once per track. At dusk and night lamp headings
@@ -66,7 +68,8 @@ from framebridge_ros.core.analysis.lane_order import Expected, LANE_TOLERANCE, L
     match_lane, Seen
 from framebridge_ros.core.analysis.lane_votes import LaneVotes
 from framebridge_ros.core.analysis.late_links import continue_tentative, \
-    continue_with_weak, hidden_step, link_across_line, start_tentative
+    continue_with_weak, hidden_step, link_across_line, REVEAL_FRAMES, revealed_step, \
+    start_tentative
 from framebridge_ros.core.analysis.track import Flow, LineCrossing, Track
 import numpy as np
 
@@ -119,6 +122,8 @@ class Tracker:
         self._flow_rows: Optional[np.ndarray] = None  # the flows as an array, for _prior
         self.counts: Dict[str, int] = dict.fromkeys(self.directions, 0)
         self._last_t: Optional[float] = None
+        # The last frames' (time, boxes), newest first (late_links.revealed_step).
+        self._previous: Tuple[Tuple[float, Tuple[Box, ...]], ...] = ()
         self._night = False
         self._votes = LaneVotes(max_height_ratio=max_height_ratio,
                                 max_appearance_distance=max_appearance_distance,
@@ -136,6 +141,7 @@ class Tracker:
         self._flows.clear()
         self.counts = dict.fromkeys(self.directions, 0)
         self._last_t = None
+        self._previous = ()
         self._votes.clear()
         self._lane_map.clear()
 
@@ -343,8 +349,8 @@ class Tracker:
         unmatched = [tr for tr in confirmed if id(tr) not in used_tracks]
         for i, track in link_across_line(
                 unmatched, boxes, [i for i in range(len(boxes)) if ids[i] is None], t=t,
-                line=(line_a, line_b), frame=self._frame, lane_flow=self._lane_flow,
-                max_height_ratio=self._max_height_ratio):
+                line=(line_a, line_b), frame=self._frame,
+                lane_flow=self._lane_flow, max_height_ratio=self._max_height_ratio):
             accept(i, track)
         for k, track in continue_with_weak(
                 [tr for tr in unmatched if id(tr) not in used_tracks], weak_boxes,
@@ -381,9 +387,16 @@ class Tracker:
                     continue
             survivors.append(track)
         for i, box in enumerate(boxes):
-            if ids[i] is None:
+            lost = None if ids[i] is not None else self._coasting_at(box, survivors, t)
+            if lost is not None:
+                ids[i] = lost.track_id
+                crossing = self._observe(lost, box, features[i], t, line_a, line_b)
+                if crossing is not None:
+                    crossings.append(crossing)
+            elif ids[i] is None:
                 track = Track(track_id=next(self._ids), box=box, first_t=t, last_t=t,
-                              feature=features[i])
+                              feature=features[i], born=box,
+                              before_birth=() if self._night else self._previous)
                 note_cue(i, track)
                 survivors.append(track)
                 ids[i] = track.track_id
@@ -396,6 +409,7 @@ class Tracker:
         self._flow_rows = None
         self._votes.add(boxes, features, t, self._frame, width)
         self._lane_map.add([self._frame.lane(b) for b in boxes], t)
+        self._previous = ((t, tuple(every)),) + self._previous[:REVEAL_FRAMES - 1]
         every_id: List[Optional[int]] = [None] * len(every)
         unsure = {tr.track_id for tr in self._tracks if tr.tentative}
         for i, track_id in itertools.chain(zip(strong, ids), zip(weak, weak_ids)):
@@ -477,22 +491,42 @@ class Tracker:
             decided_boxes.update(theirs)
         return pairs, decided_tracks, decided_boxes
 
+    def _where(self, track: Track, t: float) -> Box:
+        """Return a track's box at t: where it was seen, or where it coasts to."""
+        if not track.misses:
+            return track.box
+        # A coasting track seen once goes by its lane's flow, as it is predicted.
+        velocity = track.velocity or self._prior(*self._frame.lane(track.box), t)
+        if velocity is None:
+            return track.box
+        dt = t - track.last_t
+        x, y, w, h = track.box
+        return (x + velocity[0] * dt, y + velocity[1] * dt, w, h)
+
+    def _coasting_at(self, box: Box, tracks: Sequence[Track], t: float) -> Optional[Track]:
+        """
+        Return the coasting track a free detection stands on (IoU > 0.5), if any.
+
+        Such a pair would be merged as one vehicle followed twice anyway; the detection
+        continues the track, so the vehicle keeps its history (a merged box of two
+        vehicles fails the colour gate, and a new track would lose the step that
+        carries the crossing).
+        """
+        if self._night:  # a box is lamps: over a track's place, as likely the next car's
+            return None
+        best, best_iou = None, 0.5
+        for track in tracks:
+            if track.misses and not track.tentative:
+                iou = box_iou(self._where(track, t), box)
+                if iou > best_iou:
+                    best, best_iou = track, iou
+        return best
+
     def _merge_duplicates(self, tracks: List[Track], t: float) -> List[Track]:
         """Keep one track where two stand in one place: one vehicle, followed twice."""
-        def where(track: Track) -> Box:
-            if not track.misses:
-                return track.box
-            # A coasting track seen once goes by its lane's flow, as it is predicted.
-            velocity = track.velocity or self._prior(*self._frame.lane(track.box), t)
-            if velocity is None:
-                return track.box
-            dt = t - track.last_t
-            x, y, w, h = track.box
-            return (x + velocity[0] * dt, y + velocity[1] * dt, w, h)
-
         kept: List[Tuple[Track, Box]] = []
         for track in sorted(tracks, key=lambda tr: (tr.misses, -tr.hits)):
-            box = where(track)
+            box = self._where(track, t)
             twin = next((k for k, k_box in kept if box_iou(k_box, box) > 0.5), None)
             if twin is None:
                 kept.append((track, box))
@@ -536,6 +570,11 @@ class Tracker:
         after = track.ground
         if track.counted is None and segments_cross(before, after, line_a, line_b):
             track.pending = (before, after)
+        if track.born is not None:  # seen again: it moved, so it can be gone back
+            step = revealed_step(track, track.born, line=(line_a, line_b))
+            track.born, track.before_birth = None, ()
+            if track.counted is None and track.pending is None and step is not None:
+                track.pending = step
         if track.counted is not None or track.pending is None or track.tentative:
             return None  # a tentative track counts once confirmed
         before, after = track.pending
