@@ -107,9 +107,12 @@ def disk(tmp_path):
 def test_filling_disk_with_host_retention_off_keeps_frames_flowing(rclpy_context, disk):
     host = HostCaptureNode(context=rclpy_context, parameter_overrides=_parameters(
         capture_dir=str(disk.root), source='simulated', width=1280, height=720,
-        interval_s=0.1, max_images=100000, reserve_mb=2.0, reserve_percent=5.0))
+        interval_s=0.1, max_images=100000, reserve_mb=3.0, reserve_percent=12.0))
     provider = FrameProvider(context=rclpy_context, parameter_overrides=_parameters(
         capture_dir=str(disk.root)))
+    # The host's guard reserves 12 % (2.9 MiB, the smaller of the two), over the
+    # supervisor's emergency line (10 %), so it acts first whatever the timing: at 5 %
+    # the emergency could keep it idle all run (a clean-clone CI run failed so).
     # The supervisor as the issue ran it (health every second, emergency below 10 %), but
     # keeping 20 frames: 50 of these (18 MB) leave a 24 MiB disk below 10 % on their own.
     supervisor = _supervisor(rclpy_context, disk, emergency_keep_live=20)
