@@ -47,8 +47,7 @@ import numpy as np
 
 __all__ = ['continue_tentative', 'continue_with_weak', 'hidden_by', 'hidden_step',
            'HIDDEN_COVER', 'link_across_line', 'REVEAL_FRAMES', 'revealed_step',
-           'start_tentative',
-           'WEAK_MIN_IOU']
+           'start_tentative', 'WEAK_MIN_IOU']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
 Point = Tuple[float, float]

@@ -52,10 +52,9 @@ class Track:
     weak_born: bool = False  # started by a weak detection: tentative until confirmed
     pending: Optional[Tuple[Point, Point]] = None  # a crossing made while tentative
     cues: List[float] = field(default_factory=list)  # lamp cues along s (heading.py)
-    # The frames before the track's first, newest first: (time, boxes); and the first
-    # box (late_links.revealed_step), kept until the track has moved.
+    # The frames before the track's first, newest first: (time, boxes), kept until it
+    # is seen again (late_links.revealed_step).
     before_birth: Tuple[Tuple[float, Tuple[Box, ...]], ...] = ()
-    born: Optional[Box] = None
 
     @property
     def tentative(self) -> bool:

@@ -349,8 +349,8 @@ class Tracker:
         unmatched = [tr for tr in confirmed if id(tr) not in used_tracks]
         for i, track in link_across_line(
                 unmatched, boxes, [i for i in range(len(boxes)) if ids[i] is None], t=t,
-                line=(line_a, line_b), frame=self._frame,
-                lane_flow=self._lane_flow, max_height_ratio=self._max_height_ratio):
+                line=(line_a, line_b), frame=self._frame, lane_flow=self._lane_flow,
+                max_height_ratio=self._max_height_ratio):
             accept(i, track)
         for k, track in continue_with_weak(
                 [tr for tr in unmatched if id(tr) not in used_tracks], weak_boxes,
@@ -395,7 +395,7 @@ class Tracker:
                     crossings.append(crossing)
             elif ids[i] is None:
                 track = Track(track_id=next(self._ids), box=box, first_t=t, last_t=t,
-                              feature=features[i], born=box,
+                              feature=features[i],
                               before_birth=() if self._night else self._previous)
                 note_cue(i, track)
                 survivors.append(track)
@@ -507,10 +507,10 @@ class Tracker:
         """
         Return the coasting track a free detection stands on (IoU > 0.5), if any.
 
-        Such a pair would be merged as one vehicle followed twice anyway; the detection
-        continues the track, so the vehicle keeps its history (a merged box of two
-        vehicles fails the colour gate, and a new track would lose the step that
-        carries the crossing).
+        Such a pair would be merged as one vehicle followed twice anyway, the newborn
+        staying; the detection continues the track instead, so the vehicle keeps its
+        speed (a box stretched a third longer, which the lane-order assignment calls a
+        miss and a birth, would otherwise lose the step that carries the crossing).
         """
         if self._night:  # a box is lamps: over a track's place, as likely the next car's
             return None
@@ -547,7 +547,7 @@ class Tracker:
     def _observe(self, track: Track, box: Box, feature: Optional[np.ndarray], t: float,
                  line_a: Point, line_b: Point) -> Optional[LineCrossing]:
         dt = max(1e-3, t - track.last_t)
-        before, old_centre = track.ground, track.centre
+        before, old_centre, first_box = track.ground, track.centre, track.box
         track.box = box
         cx, cy = track.centre
         measured = ((cx - old_centre[0]) / dt, (cy - old_centre[1]) / dt)
@@ -570,9 +570,9 @@ class Tracker:
         after = track.ground
         if track.counted is None and segments_cross(before, after, line_a, line_b):
             track.pending = (before, after)
-        if track.born is not None:  # seen again: it moved, so it can be gone back
-            step = revealed_step(track, track.born, line=(line_a, line_b))
-            track.born, track.before_birth = None, ()
+        if track.before_birth:  # seen again: it moved, so its first box can be gone back
+            step = revealed_step(track, first_box, line=(line_a, line_b))
+            track.before_birth = ()
             if track.counted is None and track.pending is None and step is not None:
                 track.pending = step
         if track.counted is not None or track.pending is None or track.tentative:

@@ -352,20 +352,16 @@ def test_a_car_first_seen_just_past_the_line_behind_a_slower_van_is_counted(van_
     # speed to the frame before, it stood behind the van, before the line: counted.
     # With no van there, a car first seen past the line proves nothing (the detector
     # may have found it late anywhere): not counted.
-    van, car = (0, 200, 0), (0, 0, 200)
     tracker = Tracker(counting_line=(0.5, 0.0, 0.5, 1.0))
     for t in range(8):
-        boxes, colours = [], []
+        boxes, features = [], []
         if van_there:
             boxes.append((100.0 + 100.0 * t, 300.0, 300.0, 160.0))  # over the line at 3.9
-            colours.append(van)
+            features.append(_feature(0))
         car_x = 130.0 + 200.0 * t  # behind the van until t 2 (centre 590), seen from 3
         if t >= 3 and car_x + 120.0 <= 1280.0:
             boxes.append((car_x, 320.0, 120.0, 40.0))
-            colours.append(car)
-        features = [appearance(np.full((int(h), int(w), 3), c, np.uint8),
-                               (0, 0, int(w), int(h)))
-                    for (_, _, w, h), c in zip(boxes, colours)]
+            features.append(_feature(1))
         tracker.update(boxes, t=float(t), frame_size=(1280, 720), features=features)
     assert tracker.counts == {'left_to_right': 2 if van_there else 0, 'right_to_left': 0}
 
