@@ -137,6 +137,13 @@ class Graph:
         status = self.latest(status_name)
         return None if status is None else LEVEL_NAMES[status.level]
 
+    def levels_since(self, status_name, first):
+        """Return the levels of that status in the /diagnostics messages from first on."""
+        with self.diagnostics._lock:
+            messages = list(self.diagnostics.messages['/diagnostics'][first:])
+        return [LEVEL_NAMES[status.level] for _, message in messages
+                for status in message.status if status.name == status_name]
+
     def close(self):
         for process in self.processes:
             if process.poll() is None:
@@ -302,7 +309,11 @@ def test_diagnostics_levels_fine_stale_low_disk_and_node_down(graph, volume, tmp
         # frames stop landing: WARN past max_frame_age_s, ERROR past host_stale_s
         landing.stop()
         last_frame = stem_capture_time(newest_frame(volume).name)
-        wait_for(lambda: graph.level(vol) == 'WARN', timeout_s=5, what='stale frames WARN')
+        stopped = graph.diagnostics.count('/diagnostics')
+        # WARN lasts 1.5 s: looked for in every report since, not only the newest one
+        # when polled (a loaded machine's poll can fall after it; CI failed so).
+        wait_for(lambda: 'WARN' in graph.levels_since(vol, stopped), timeout_s=5,
+                 what='stale frames WARN', state=lambda: str(graph.levels_since(vol, stopped)))
         wait_for(lambda: graph.level(vol) == 'ERROR', timeout_s=10, what='stale frames ERROR')
         print(f'\nlast frame -> volume ERROR reported after {time.time() - last_frame:.2f} s '
               '(host_stale_s 2.5, health_period_s 0.25)')
