@@ -27,6 +27,8 @@ a track that explains it:
   vehicles cross behind the near lane's lorries, seen on one side of the line only.
 - :func:`revealed_step`: the mirror of :func:`hidden_step`, for a vehicle first seen
   past the line: gone back by its own speed, it stood behind a nearer box before it.
+- :func:`coasting_under`: a new detection on a coasting track's predicted box continues
+  it, by day and dusk.
 - :func:`continue_with_weak`: a detection under the confidence threshold may continue a
   track whose predicted box it overlaps (ByteTrack's second association; Zhang et al.,
   2022). A vehicle half hidden behind a nearer one scores low; its track knows where it
@@ -45,9 +47,9 @@ from framebridge_ros.core.analysis.lane_order import LaneFrame, same_lane
 from framebridge_ros.core.analysis.track import Track
 import numpy as np
 
-__all__ = ['continue_tentative', 'continue_with_weak', 'hidden_by', 'hidden_step',
-           'HIDDEN_COVER', 'link_across_line', 'REVEAL_FRAMES', 'revealed_step',
-           'start_tentative', 'WEAK_MIN_IOU']
+__all__ = ['coasting_under', 'continue_tentative', 'continue_with_weak', 'hidden_by',
+           'hidden_step', 'HIDDEN_COVER', 'link_across_line', 'REVEAL_FRAMES',
+           'revealed_step', 'start_tentative', 'WEAK_MIN_IOU']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
 Point = Tuple[float, float]
@@ -169,6 +171,26 @@ def revealed_step(track: Track, born: Box, *, line: Tuple[Point, Point],
         if segments_cross(before, after, *line):
             return before, after
     return None
+
+
+def coasting_under(box: Box, tracks: Sequence[Track],
+                   where: Callable[[Track], Box]) -> Optional[Track]:
+    """
+    Return the coasting confirmed track a free detection stands on (IoU > 0.5), if any.
+
+    where(track) is the track's box now. Such a pair would be merged as one vehicle
+    followed twice anyway, the newborn staying; the detection continues the track
+    instead, so the vehicle keeps its speed (a box stretched a third longer, which the
+    lane-order assignment calls a miss and a birth, would otherwise lose the step that
+    carries the crossing).
+    """
+    best, best_iou = None, 0.5
+    for track in tracks:
+        if track.misses and not track.tentative:
+            iou = box_iou(where(track), box)
+            if iou > best_iou:
+                best, best_iou = track, iou
+    return best
 
 
 def continue_with_weak(tracks: Sequence[Track], boxes: Sequence[Box],

@@ -15,11 +15,12 @@
 """The records a tracker keeps: a vehicle followed, a crossing counted, a lane's flow."""
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
+from framebridge_ros.core.analysis.geometry import box_iou
 import numpy as np
 
-__all__ = ['CONFIRM_HITS', 'Flow', 'LineCrossing', 'Track']
+__all__ = ['CONFIRM_HITS', 'Flow', 'LineCrossing', 'merge_duplicates', 'Track']
 
 Box = Tuple[float, float, float, float]  # x, y, w, h in pixels
 Point = Tuple[float, float]
@@ -81,3 +82,22 @@ class Flow:
     vx: float
     vy: float
     t: float
+
+
+def merge_duplicates(tracks: Sequence[Track], where: Callable[[Track], Box]) -> List[Track]:
+    """
+    Keep one track where two stand in one place (IoU > 0.5): one vehicle, followed twice.
+
+    where(track) is the track's box now (seen or coasting). The track seen last and
+    most often stays and keeps a crossing the other had counted; the result is in id
+    order.
+    """
+    kept: List[Tuple[Track, Box]] = []
+    for track in sorted(tracks, key=lambda tr: (tr.misses, -tr.hits)):
+        box = where(track)
+        twin = next((k for k, k_box in kept if box_iou(k_box, box) > 0.5), None)
+        if twin is None:
+            kept.append((track, box))
+        elif track.counted is not None and twin.counted is None:
+            twin.counted = track.counted
+    return sorted((k for k, _ in kept), key=lambda tr: tr.track_id)

@@ -67,10 +67,10 @@ from framebridge_ros.core.analysis.lane_map import LaneMap
 from framebridge_ros.core.analysis.lane_order import Expected, LANE_TOLERANCE, LaneFrame, \
     match_lane, Seen
 from framebridge_ros.core.analysis.lane_votes import LaneVotes
-from framebridge_ros.core.analysis.late_links import continue_tentative, \
+from framebridge_ros.core.analysis.late_links import coasting_under, continue_tentative, \
     continue_with_weak, hidden_step, link_across_line, REVEAL_FRAMES, revealed_step, \
     start_tentative
-from framebridge_ros.core.analysis.track import Flow, LineCrossing, Track
+from framebridge_ros.core.analysis.track import Flow, LineCrossing, merge_duplicates, Track
 import numpy as np
 
 __all__ = ['LineCrossing', 'Track', 'Tracker', 'appearance', 'box_iou', 'parse_line']
@@ -308,13 +308,19 @@ class Tracker:
             if headings is not None and headings[i] is not None:
                 track.cues.append(headings[i] * self._frame.normal[0])  # along s, as lanes
 
+        def observe(track: Track, box: Box, feature: Optional[np.ndarray]) -> None:
+            crossing = self._observe(track, box, feature, t, line_a, line_b)
+            if crossing is not None:
+                crossings.append(crossing)
+
         def accept(i: int, track: Track) -> None:
             used_tracks.add(id(track))
             ids[i] = track.track_id
             note_cue(i, track)
-            crossing = self._observe(track, boxes[i], features[i], t, line_a, line_b)
-            if crossing is not None:
-                crossings.append(crossing)
+            observe(track, boxes[i], features[i])
+
+        def where(track: Track) -> Box:
+            return self._where(track, t)
 
         for i, track in lane_pairs:
             accept(i, track)
@@ -358,10 +364,7 @@ class Tracker:
                     tr, t, max(width, height)), cost=self._cost):
             used_tracks.add(id(track))
             weak_ids[k] = track.track_id
-            crossing = self._observe(track, weak_boxes[k], weak_features[k], t, line_a,
-                                     line_b)
-            if crossing is not None:
-                crossings.append(crossing)
+            observe(track, weak_boxes[k], weak_features[k])
         for pool in ((boxes, features, ids), (weak_boxes, weak_features, weak_ids)):
             for i, track in continue_tentative(
                     [tr for tr in tentative if id(tr) not in used_tracks],
@@ -369,9 +372,7 @@ class Tracker:
                         tr, t, max(width, height)), cost=self._cost):
                 used_tracks.add(id(track))
                 pool[2][i] = track.track_id
-                crossing = self._observe(track, pool[0][i], pool[1][i], t, line_a, line_b)
-                if crossing is not None:
-                    crossings.append(crossing)
+                observe(track, pool[0][i], pool[1][i])
         survivors = []
         for track in self._tracks:
             if id(track) not in used_tracks:
@@ -387,12 +388,12 @@ class Tracker:
                     continue
             survivors.append(track)
         for i, box in enumerate(boxes):
-            lost = None if ids[i] is not None else self._coasting_at(box, survivors, t)
+            # By night a box is lamps: over a track's place, as likely the next car's.
+            lost = None if ids[i] is not None or self._night else coasting_under(
+                box, survivors, where)
             if lost is not None:
                 ids[i] = lost.track_id
-                crossing = self._observe(lost, box, features[i], t, line_a, line_b)
-                if crossing is not None:
-                    crossings.append(crossing)
+                observe(lost, box, features[i])
             elif ids[i] is None:
                 track = Track(track_id=next(self._ids), box=box, first_t=t, last_t=t,
                               feature=features[i],
@@ -404,7 +405,7 @@ class Tracker:
             survivors += start_tentative(weak_boxes, weak_features, weak_ids, t=t,
                                          taken=list(boxes) + [tr.box for tr in survivors],
                                          ids=self._ids)
-        self._tracks = self._merge_duplicates(survivors, t)
+        self._tracks = merge_duplicates(survivors, where)
         self._flows = [f for f in self._flows if t - f.t <= self._flow_memory_s]
         self._flow_rows = None
         self._votes.add(boxes, features, t, self._frame, width)
@@ -502,37 +503,6 @@ class Tracker:
         dt = t - track.last_t
         x, y, w, h = track.box
         return (x + velocity[0] * dt, y + velocity[1] * dt, w, h)
-
-    def _coasting_at(self, box: Box, tracks: Sequence[Track], t: float) -> Optional[Track]:
-        """
-        Return the coasting track a free detection stands on (IoU > 0.5), if any.
-
-        Such a pair would be merged as one vehicle followed twice anyway, the newborn
-        staying; the detection continues the track instead, so the vehicle keeps its
-        speed (a box stretched a third longer, which the lane-order assignment calls a
-        miss and a birth, would otherwise lose the step that carries the crossing).
-        """
-        if self._night:  # a box is lamps: over a track's place, as likely the next car's
-            return None
-        best, best_iou = None, 0.5
-        for track in tracks:
-            if track.misses and not track.tentative:
-                iou = box_iou(self._where(track, t), box)
-                if iou > best_iou:
-                    best, best_iou = track, iou
-        return best
-
-    def _merge_duplicates(self, tracks: List[Track], t: float) -> List[Track]:
-        """Keep one track where two stand in one place: one vehicle, followed twice."""
-        kept: List[Tuple[Track, Box]] = []
-        for track in sorted(tracks, key=lambda tr: (tr.misses, -tr.hits)):
-            box = self._where(track, t)
-            twin = next((k for k, k_box in kept if box_iou(k_box, box) > 0.5), None)
-            if twin is None:
-                kept.append((track, box))
-            elif track.counted is not None and twin.counted is None:
-                twin.counted = track.counted
-        return sorted((k for k, _ in kept), key=lambda tr: tr.track_id)
 
     def _owed(self, track: Track, line_a: Point, line_b: Point) -> bool:
         """Return True while a lost track still owes its crossing: coast it on."""
