@@ -40,24 +40,21 @@ callback ever blocks, and results are gathered per node. See docs/SUPERVISOR.md.
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 import json
-import os
-import signal
-import subprocess
-import tempfile
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
-from framebridge_ros.core.params import ParameterError, ParamSpec
+from framebridge_ros.core.params import ParameterError
 from framebridge_ros.core.supervision import (
     Backoff, CounterWindow, iso_time, next_transition, node_health, NodeRecord, rank,
     recovery_reason, scan_volume, stall_reason, status_summary, volume_health)
 from framebridge_ros.core.supervision.cleanup import CleanupSchedule
+from framebridge_ros.core.supervision.host_restart import HostRestart
+from framebridge_ros.core.supervision.params import SUPERVISOR_PARAMS
 from framebridge_ros.core.volume.layout import VolumeLayout
-from framebridge_ros.core.volume.retention import (
-    cleanup_due, disk_free_percent, RETENTION_PARAMS, RetentionPolicy, RetentionResult,
-    run_retention)
+from framebridge_ros.core.volume.retention import cleanup_due, disk_free_percent, \
+    RetentionPolicy, RetentionResult, run_retention
 from framebridge_ros.ros_glue import (
     declare_params, health_array, latched_qos, LoggerBridge, parameter_guard,
     publish_unless_stopping, read_params, run_node)
@@ -72,67 +69,10 @@ from std_srvs.srv import Trigger
 
 __all__ = ['SUPERVISOR_PARAMS', 'Supervisor', 'main']
 
-SUPERVISOR_PARAMS = (
-    ParamSpec('managed_nodes', ['frame_provider', 'vehicle_detector', 'sky_analyzer'],
-              'Lifecycle nodes to manage, in start-up order (as `ros2 lifecycle` names '
-              'them, relative to the supervisor namespace).', read_only=True),
-    ParamSpec('autostart', True, 'Bring the managed nodes to active at start.',
-              read_only=True),
-    ParamSpec('capture_dir', '/mnt/storage/camera_capture',
-              'Root of the shared volume, as host capture and frame_provider see it.'),
-    ParamSpec('max_frame_age_s', 5.0, 'A newest frame older than this is WARN; cleanup '
-              'never moves or deletes a frame younger than this.',
-              min_value=0.1, max_value=3600.0),
-    ParamSpec('host_stale_s', 60.0, 'No new frame for this long: ERROR, and '
-              'host_restart_command runs.', min_value=0.5, max_value=86400.0),
-    ParamSpec('host_restart_command', [], 'Command that restarts host capture, as an '
-              'argument list run without a shell (e.g. [systemctl, restart, '
-              'host-camera-capture]); empty: none. At most once per back-off period.'),
-    ParamSpec('host_restart_timeout_s', 30.0, 'host_restart_command is killed after this.',
-              min_value=0.1, max_value=3600.0),
-    ParamSpec('health_period_s', 30.0, 'Seconds between health checks (/diagnostics, '
-              '~/status, stall and disk checks).', min_value=0.05, max_value=3600.0,
-              read_only=True),
-    ParamSpec('monitor_period_s', 1.0, 'Seconds between lifecycle state polls of each '
-              'managed node.', min_value=0.05, max_value=60.0, read_only=True),
-    ParamSpec('cleanup_period_s', 3600.0, 'Seconds between retention runs.',
-              min_value=1.0, max_value=7 * 86400.0, read_only=True),
-    *RETENTION_PARAMS,
-    ParamSpec('warn_free_percent', 20.0, 'Free disk below this (percent) is WARN.',
-              min_value=0.0, max_value=100.0),
-    ParamSpec('service_timeout_s', 5.0, 'Deadline of each get_state call and of waiting '
-              'for a service.', min_value=0.05, max_value=300.0),
-    ParamSpec('transition_timeout_s', 60.0, 'Deadline of each change_state call '
-              '(configure may load models).', min_value=0.05, max_value=3600.0),
-    ParamSpec('startup_timeout_s', 30.0, 'How long start-up waits for the lifecycle '
-              'services of the managed nodes.', min_value=0.0, max_value=3600.0),
-    ParamSpec('restart_backoff_base_s', 2.0, 'Wait before the 2nd restart in a row; it '
-              'doubles with each further one.', min_value=0.01, max_value=3600.0),
-    ParamSpec('restart_backoff_max_s', 60.0, 'Longest wait between restarts; a node fine '
-              'for this long starts again from no wait.', min_value=0.01, max_value=86400.0),
-    ParamSpec('rate_window_s', 60.0, 'Window of frames/min and output rates (60 s suits '
-              'a 1 Hz camera).', min_value=1.0, max_value=3600.0),
-    ParamSpec('output_stall_s', 30.0, 'An active node whose output counter has not moved '
-              'for this long while frames land is restarted.',
-              min_value=0.5, max_value=86400.0),
-    ParamSpec('output_counter_keys', ['frames_published', 'frames_analysed'],
-              'Keys read as the output counter from the /diagnostics status a managed '
-              'node publishes about itself (named "<node>: ..."); first match wins.'),
-)
-
 _TRANSITIONS = {'configure': Transition.TRANSITION_CONFIGURE,
                 'activate': Transition.TRANSITION_ACTIVATE,
                 'deactivate': Transition.TRANSITION_DEACTIVATE,
                 'cleanup': Transition.TRANSITION_CLEANUP}
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    """Kill a command we started and whatever it started (its own session), and reap it."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # it ended on its own meanwhile
-    process.wait()
 
 
 class _Yield:
@@ -184,11 +124,7 @@ class Supervisor(Node):
         self._cleanup_running: Optional[Future] = None
         self._last_cleanup: Optional[Tuple[float, str, RetentionResult]] = None
         self._cleanup_schedule = CleanupSchedule()
-        self._host_backoff = Backoff(1.0, 1.0)  # set from the parameters below
-        self._host_process: Optional[subprocess.Popen] = None
-        self._host_started = 0.0
-        self._host_output = None
-        self.host_restarts: List[Tuple[float, str]] = []  # (start time, outcome)
+        self._host = HostRestart()  # its back-off is set from the parameters below
         self._refresh_params()
 
         self._wake_group = ReentrantCallbackGroup()
@@ -211,6 +147,11 @@ class Supervisor(Node):
         self.get_logger().info(
             f'managing {", ".join(self._records) or "no nodes"} (autostart='
             f'{params["autostart"]}); volume {self._layout.root}')
+
+    @property
+    def host_restarts(self) -> List[Tuple[float, str]]:
+        """Return the runs of host_restart_command: (start time, outcome), oldest first."""
+        return self._host.restarts
 
     @property
     def records(self) -> Dict[str, NodeRecord]:
@@ -611,11 +552,9 @@ class Supervisor(Node):
                 record.backoff.base_s = params['restart_backoff_base_s']
                 record.backoff.max_s = params['restart_backoff_max_s']
                 record.output.window_s = params['rate_window_s']
-            # Host capture gets at least host_stale_s to deliver before the next try.
-            self._host_backoff.base_s = max(params['restart_backoff_base_s'],
-                                            params['host_stale_s'])
-            self._host_backoff.max_s = max(params['restart_backoff_max_s'],
-                                           self._host_backoff.base_s)
+            self._host.set_backoff(base_s=params['restart_backoff_base_s'],
+                                   max_s=params['restart_backoff_max_s'],
+                                   host_stale_s=params['host_stale_s'])
 
     def _policy(self) -> RetentionPolicy:
         return RetentionPolicy.from_params(self._params,
@@ -642,7 +581,7 @@ class Supervisor(Node):
                 else now - self._started_at) > params['host_stale_s']:
             self._maybe_restart_host(now, newest_age)
         else:
-            self._host_backoff.settle(now)
+            self._host.backoff.settle(now)
         landed = snapshot.frames_since(now - params['output_stall_s'])
         reports = {}
         restarts = []
@@ -699,47 +638,21 @@ class Supervisor(Node):
 
     def _maybe_restart_host(self, now: float, newest_age: Optional[float]) -> None:
         command = self._params['host_restart_command']
-        if not command or self._host_process is not None or not self._host_backoff.ready(now):
+        if not command or not self._host.ready(now):
             return
-        self._host_backoff.record(now)
         why = ('no frame yet' if newest_age is None
                else f'no new frame for {newest_age:.0f} s')
         self.get_logger().warning(f'{why}: running host_restart_command {command}')
-        self._host_output = tempfile.TemporaryFile()
-        try:
-            # No shell, its own session (so a timeout kills all it started), no stdin.
-            self._host_process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=self._host_output,
-                stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as error:
-            self._host_output.close()
-            self._host_output = None
-            self.host_restarts.append((now, f'could not run: {error.strerror}'))
+        error = self._host.start(command, now)
+        if error is not None:
             self.get_logger().error(f'host_restart_command could not run: {error}')
-            return
-        self._host_started = now
-        self.host_restarts.append((now, 'running'))
 
     def _poll_host_command(self, now: float) -> None:
-        process = self._host_process
-        if process is None:
-            return
-        code = process.poll()
-        if code is None:
-            if now - self._host_started < self._params['host_restart_timeout_s']:
-                return
-            _kill_group(process)
-            outcome = f'killed after {self._params["host_restart_timeout_s"]:g} s'
-        else:
-            outcome = f'exit code {code}'
-        self._host_output.seek(0)
-        output = self._host_output.read()[-300:].decode(errors='replace').strip()
-        self._host_output.close()
-        self._host_process = self._host_output = None
-        self.host_restarts[-1] = (self.host_restarts[-1][0],
-                                  outcome + (f': {output}' if output else ''))
-        (self.get_logger().info if code == 0 else self.get_logger().error)(
-            f'host_restart_command: {self.host_restarts[-1][1]}')
+        ended = self._host.poll(now, timeout_s=self._params['host_restart_timeout_s'])
+        if ended is not None:
+            succeeded, outcome = ended
+            (self.get_logger().info if succeeded else self.get_logger().error)(
+                f'host_restart_command: {outcome}')
 
     # --- cleanup ----------------------------------------------------------------------
 
@@ -853,9 +766,7 @@ class Supervisor(Node):
             for future, _ in polls:
                 self._get_clients[name].remove_pending_request(future)
         self._cleanup_pool.shutdown(wait=False, cancel_futures=True)
-        process = self._host_process
-        if process is not None:
-            _kill_group(process)
+        self._host.stop()
         self._bridge.detach('framebridge.retention')
         super().destroy_node()
 
