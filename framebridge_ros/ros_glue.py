@@ -17,12 +17,14 @@ The one place for ROS glue shared by the nodes.
 
 QoS profiles of the topic contracts, image <-> numpy conversion (our own small
 cv_bridge: the ROS 2 one is not on PyPI), parameter declaration from core ParamSpecs,
-diagnostics helpers, and a bridge from core's stdlib logging to the node's logger.
+diagnostics helpers, a bridge from core's stdlib logging to the node's logger, and
+waiting inside a node's coroutines without blocking its executor.
 """
 
 import array
 import contextlib
 import logging
+import time
 from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Sequence
 
 from builtin_interfaces.msg import Time
@@ -33,6 +35,7 @@ import numpy as np
 from rcl_interfaces.msg import (
     FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
 import rclpy
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.duration import Duration
 from rclpy.exceptions import (
     InvalidParameterTypeException, InvalidParameterValueException,
@@ -41,12 +44,13 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 __all__ = [
-    'LEVEL_NAMES', 'LoggerBridge', 'camera_info_msg', 'compressed_msg', 'declare_params',
-    'diagnostic_status', 'epoch_to_stamp', 'frame_qos', 'health_array', 'image_to_msg',
-    'latched_qos', 'msg_to_image', 'parameter_guard', 'publish_unless_stopping',
+    'Awaiter', 'LEVEL_NAMES', 'LoggerBridge', 'camera_info_msg', 'compressed_msg',
+    'declare_params', 'diagnostic_status', 'epoch_to_stamp', 'frame_qos', 'health_array',
+    'image_to_msg', 'latched_qos', 'msg_to_image', 'parameter_guard', 'publish_unless_stopping',
     'read_params', 'run_node', 'sensor_qos', 'stamp_to_epoch', 'unless_stopping',
 ]
 
@@ -359,3 +363,79 @@ def run_node(make_node: Callable[[], Node], args=None, *,
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+# --- waiting without blocking -------------------------------------------------------
+
+class _Yield:
+    """Hand control back to the executor once; the awaiting task resumes on its next wake."""
+
+    def __await__(self):
+        yield
+
+
+class Awaiter:
+    """
+    Waits for a node's coroutines (executor tasks), each with a deadline, never blocking.
+
+    Each deadline is a timer; the task yields to the executor until its future is done
+    or the timer fires, so the callbacks it waits for run meanwhile, even on a
+    single-threaded executor.
+    """
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._group = ReentrantCallbackGroup()
+
+    def wake(self, _future=None) -> None:
+        """Wake the node's executor (a future finished on another thread)."""
+        executor = self._node.executor
+        try:
+            if executor is not None:
+                executor.wake()
+        except Exception:  # noqa: B902 - shutting down: there is nobody left to wake
+            pass
+
+    def spawn(self, coroutine_function, *args) -> bool:
+        """Run a coroutine as an executor task; False when the node is not spinning."""
+        executor = self._node.executor
+        if executor is None:
+            return False
+        executor.create_task(coroutine_function, *args)
+        return True
+
+    async def wait(self, future: Future, timeout_s: float) -> bool:
+        """Await future for at most timeout_s, letting the executor run; True if done."""
+        if not future.done():
+            deadline = Future()
+            timer = self._node.create_timer(
+                max(timeout_s, 0.001), lambda: deadline.done() or deadline.set_result(True),
+                callback_group=self._group)
+            future.add_done_callback(self.wake)  # futures finished by other threads too
+            try:
+                while not (future.done() or future.cancelled() or deadline.done()):
+                    await _Yield()
+            finally:
+                self._node.destroy_timer(timer)
+        return future.done()
+
+    async def sleep(self, seconds: float) -> None:
+        """Let the executor run for seconds."""
+        await self.wait(Future(), seconds)
+
+    async def call(self, client, request, timeout_s: float):
+        """Return the service's response, or None if it did not answer by the deadline."""
+        future = client.call_async(request)
+        if await self.wait(future, timeout_s):
+            return future.result()
+        client.remove_pending_request(future)
+        return None
+
+    async def service_ready(self, client, timeout_s: float) -> bool:
+        """Wait up to timeout_s for a service to appear; True once it is there."""
+        deadline = time.monotonic() + timeout_s
+        while not client.service_is_ready():
+            if time.monotonic() >= deadline:
+                return False
+            await self.sleep(0.05)
+        return True

@@ -56,7 +56,7 @@ from framebridge_ros.core.volume.layout import VolumeLayout
 from framebridge_ros.core.volume.retention import cleanup_due, disk_free_percent, \
     RetentionPolicy, RetentionResult, run_retention
 from framebridge_ros.ros_glue import (
-    declare_params, health_array, latched_qos, LoggerBridge, parameter_guard,
+    Awaiter, declare_params, health_array, latched_qos, LoggerBridge, parameter_guard,
     publish_unless_stopping, read_params, run_node)
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -73,13 +73,6 @@ _TRANSITIONS = {'configure': Transition.TRANSITION_CONFIGURE,
                 'activate': Transition.TRANSITION_ACTIVATE,
                 'deactivate': Transition.TRANSITION_DEACTIVATE,
                 'cleanup': Transition.TRANSITION_CLEANUP}
-
-
-class _Yield:
-    """Hand control back to the executor once; the awaiting task resumes on its next wake."""
-
-    def __await__(self):
-        yield
 
 
 class Supervisor(Node):
@@ -127,7 +120,7 @@ class Supervisor(Node):
         self._host = HostRestart()  # its back-off is set from the parameters below
         self._refresh_params()
 
-        self._wake_group = ReentrantCallbackGroup()
+        self._awaiter = Awaiter(self)  # every wait is an await with a deadline
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         # Latched: a dashboard that connects late gets the last summary at once.
         self._status_pub = self.create_publisher(String, '~/status', latched_qos())
@@ -157,66 +150,15 @@ class Supervisor(Node):
     def records(self) -> Dict[str, NodeRecord]:
         return self._records
 
-    # --- waiting without blocking -----------------------------------------------------
-
-    def _wake(self, _future=None) -> None:
-        executor = self.executor
-        try:
-            if executor is not None:
-                executor.wake()
-        except Exception:  # noqa: B902 - shutting down: there is nobody left to wake
-            pass
-
-    def _spawn(self, coroutine_function, *args) -> bool:
-        executor = self.executor
-        if executor is None:
-            return False
-        executor.create_task(coroutine_function, *args)
-        return True
-
-    async def _wait(self, future: Future, timeout_s: float) -> bool:
-        """Await future for at most timeout_s, letting the executor run; True if done."""
-        if not future.done():
-            deadline = Future()
-            timer = self.create_timer(
-                max(timeout_s, 0.001), lambda: deadline.done() or deadline.set_result(True),
-                callback_group=self._wake_group)
-            future.add_done_callback(self._wake)  # futures finished by other threads too
-            try:
-                while not (future.done() or future.cancelled() or deadline.done()):
-                    await _Yield()
-            finally:
-                self.destroy_timer(timer)
-        return future.done()
-
-    async def _sleep(self, seconds: float) -> None:
-        await self._wait(Future(), seconds)
-
-    async def _call(self, client, request, timeout_s: float):
-        """Return the service's response, or None if it did not answer by the deadline."""
-        future = client.call_async(request)
-        if await self._wait(future, timeout_s):
-            return future.result()
-        client.remove_pending_request(future)
-        return None
-
-    async def _service_ready(self, client, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not client.service_is_ready():
-            if time.monotonic() >= deadline:
-                return False
-            await self._sleep(0.05)
-        return True
-
     # --- lifecycle calls ------------------------------------------------------------
 
     async def _get_state(self, name: str) -> Tuple[Optional[str], str]:
         """Return (state label, '') or (None, why not)."""
         client, timeout = self._get_clients[name], self._params['service_timeout_s']
         try:
-            if not await self._service_ready(client, timeout):
+            if not await self._awaiter.service_ready(client, timeout):
                 return None, f'{client.srv_name} not available within {timeout:g} s'
-            response = await self._call(client, GetState.Request(), timeout)
+            response = await self._awaiter.call(client, GetState.Request(), timeout)
         except Exception as error:  # noqa: B902 - rclpy raised: say so, never lose the task
             return None, self._get_state_failed(name, error)
         if response is None:
@@ -262,19 +204,19 @@ class Supervisor(Node):
         client = self._get_clients[name]
         while time.monotonic() < deadline:
             timeout = min(self._params['service_timeout_s'], deadline - time.monotonic())
-            if await self._call(client, GetState.Request(), max(0.0, timeout)) is not None:
+            if await self._awaiter.call(client, GetState.Request(), max(0.0, timeout)) is not None:
                 return
 
     async def _transition(self, name: str, label: str) -> Tuple[bool, str]:
         client = self._change_clients[name]
         timeout = self._params['transition_timeout_s']
-        if not await self._service_ready(client, self._params['service_timeout_s']):
+        if not await self._awaiter.service_ready(client, self._params['service_timeout_s']):
             return False, f'{client.srv_name} not available'
         request = ChangeState.Request()
         request.transition.id = _TRANSITIONS[label]
         with self._lock:
             self._records[name].transitions += 1
-        response = await self._call(client, request, timeout)
+        response = await self._awaiter.call(client, request, timeout)
         if response is None:
             return False, f'{label}: no answer within {timeout:g} s'
         if not response.success:
@@ -304,7 +246,7 @@ class Supervisor(Node):
                 if state == 'finalized':
                     return False, ('finalized: only a new process (launch respawn) brings '
                                    'it back'), steps
-                await self._sleep(0.1)  # a transition is in progress elsewhere
+                await self._awaiter.sleep(0.1)  # a transition is in progress elsewhere
                 continue
             ok, why = await self._transition(name, label)
             steps += 1
@@ -325,7 +267,7 @@ class Supervisor(Node):
                     return True
             if time.monotonic() >= deadline:
                 return False
-            await self._sleep(0.05)
+            await self._awaiter.sleep(0.05)
 
     def _release(self, name: str) -> None:
         with self._lock:
@@ -369,7 +311,7 @@ class Supervisor(Node):
         for name in list(self._records)[::-1] if reverse else list(self._records):
             if services_deadline is not None:
                 for client in (self._get_clients[name], self._change_clients[name]):
-                    await self._service_ready(
+                    await self._awaiter.service_ready(
                         client, max(0.0, services_deadline - time.monotonic()))
                 await self._first_answer(name, services_deadline)
             results.append((name, *await self._bring(name, goal, only_down=only_down)))
@@ -435,7 +377,7 @@ class Supervisor(Node):
             if self._first_tick and self.executor is not None:
                 self._first_tick = False
                 if self._params['autostart']:
-                    self._spawn(self._autostart)
+                    self._awaiter.spawn(self._autostart)
                 # A first report and cleanup now, not a period from now: a supervisor that
                 # is respawned more often than cleanup_period_s must still clean up.
                 self._health_check()
@@ -514,7 +456,7 @@ class Supervisor(Node):
                 reason = recovery_reason(record, now=now)
                 if reason:
                     record.busy, record.generation = True, record.generation + 1
-            if reason and not self._spawn(self._recover, name, reason, False):
+            if reason and not self._awaiter.spawn(self._recover, name, reason, False):
                 self._release(name)
         except Exception as error:  # noqa: B902 - a raising task would stop the executor
             self.get_logger().error(f'{name}: state poll: {error!r}')
@@ -601,7 +543,7 @@ class Supervisor(Node):
                                             stalled=self._stalled.get(name, ''))
                 reports[name].values['get_state_errors'] = self._get_state_errors.get(name, 0)
         for name, reason in restarts:
-            if not self._spawn(self._recover, name, reason, True):
+            if not self._awaiter.spawn(self._recover, name, reason, True):
                 self._release(name)
         volume = volume_health(
             snapshot, now=now, started_at=self._started_at, window_s=params['rate_window_s'],
@@ -695,7 +637,7 @@ class Supervisor(Node):
                 self.get_logger().error(f'cleanup bookkeeping: {error!r}')
             self._cleanup_running = None
             done.set_result(result)
-            self._wake()
+            self._awaiter.wake()
 
         self._cleanup_pool.submit(work).add_done_callback(finished)
         return done
@@ -734,10 +676,10 @@ class Supervisor(Node):
     async def _cleanup_now(self) -> Tuple[bool, str]:
         running = self._cleanup_running
         if running is not None:  # let it finish, then run one with today's parameters
-            await self._wait(running, 3600.0)
+            await self._awaiter.wait(running, 3600.0)
         self._refresh_params()
         future = self._start_cleanup('requested by ~/cleanup')
-        if not await self._wait(future, 3600.0):
+        if not await self._awaiter.wait(future, 3600.0):
             return False, 'cleanup still running after 1 h'
         result = future.result()
         return not result.errors, result.summary()
@@ -753,7 +695,7 @@ class Supervisor(Node):
             future = futures.get(name)
             if future is None:
                 states[name] = 'unreachable'
-            elif await self._wait(future, max(0.0, deadline - time.monotonic())):
+            elif await self._awaiter.wait(future, max(0.0, deadline - time.monotonic())):
                 states[name] = future.result().current_state.label
             else:
                 self._get_clients[name].remove_pending_request(future)
